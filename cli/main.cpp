@@ -1,1 +1,51 @@
-int main() { return 0; }
+// nucleo: the OCI runtime command line, with runc's commands, flags and exit
+// codes. Flags are parsed here; the work happens in containerizer::Runtime.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "base/logging.hpp"
+#include "cli/commands.hpp"
+#include "linux/process.hpp"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  using namespace nucleo;
+  cli::Globals globals;
+  CLI::App app{"nucleo: an OCI container runtime", "nucleo"};
+  app.set_version_flag("-v,--version", cli::versionText());
+  app.require_subcommand(1);
+  app.add_option("--root", globals.root, "state directory")->capture_default_str();
+  app.add_option("--log", globals.log, "log file (default stderr)");
+  app.add_option("--log-format", globals.logFormat, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", globals.debug, "debug logging");
+  app.add_flag("--systemd-cgroup", globals.systemdCgroup, "use the systemd cgroup driver");
+  app.add_option("--rootless", globals.rootless, "true, false or auto (accepted, detected)");
+  app.add_option("--criu", globals.criu, "ignored: checkpoint/restore is not supported");
+
+  cli::Commands commands(globals);
+  commands.registerAll(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "nucleo: %s\n", e.what());
+    return 2;
+  }
+  logging::setup(globals.log,
+                 globals.logFormat == "json" ? logging::Format::Json : logging::Format::Text,
+                 globals.debug);
+  if (commands.needsSealedSelf()) {
+    // CVE-2019-5736: processes that enter a container run from a sealed copy.
+    if (auto sealed = os::ensureSealedSelf(argv, environ); !sealed) {
+      std::fprintf(stderr, "nucleo: %s\n", sealed.error().message.c_str());
+      return 1;
+    }
+  }
+  return commands.run();
+}

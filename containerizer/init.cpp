@@ -1,0 +1,158 @@
+// The container init: runs in the cloned child, single-threaded, and turns
+// an InitPlan into a running container process. Order follows bubblewrap and
+// runc: wait for the parent's maps and cgroup, join and unshare namespaces,
+// build the rootfs, pivot, then rlimits, user, capabilities and seccomp last,
+// and execve. It never logs; every failure goes back over the sync socket.
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+#include "containerizer/hooks.hpp"
+#include "containerizer/launch.hpp"
+#include "containerizer/process_setup.hpp"
+#include "containerizer/sync.hpp"
+#include "linux/capabilities.hpp"
+#include "linux/mount.hpp"
+#include "linux/process.hpp"
+#include "linux/rootfs.hpp"
+
+namespace nucleo::containerizer {
+namespace {
+
+Status applySysctl(const std::map<std::string, std::string>& sysctl) {
+  for (const auto& [key, value] : sysctl) {
+    std::string path = "/proc/sys/" + key;
+    for (size_t i = 10; i < path.size(); ++i)
+      if (path[i] == '.') path[i] = '/';
+    TRY(fs::writeExisting(path, value).context("linux.sysctl {}", key));
+  }
+  return ok();
+}
+
+Status setupNamespaces(InitPlan& plan) {
+  // The user namespace first: the others are then joined with its rights.
+  for (auto& join : plan.joins)
+    if (join.flag == CLONE_NEWUSER) TRY(os::joinNamespace(join.fd, join.flag, join.path));
+  for (auto& join : plan.joins)
+    if (join.flag != CLONE_NEWUSER) TRY(os::joinNamespace(join.fd, join.flag, join.path));
+  if (plan.unshareFlags && ::unshare(plan.unshareFlags) < 0)
+    return Error::fromErrno("unshare cgroup namespace");
+  const oci::Spec& spec = *plan.spec;
+  if (plan.newUts) {
+    if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0)
+      return Error::fromErrno("sethostname \"" + spec.hostname + "\"");
+    if (!spec.domainname.empty() &&
+        ::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0)
+      return Error::fromErrno("setdomainname \"" + spec.domainname + "\"");
+  }
+  return applySysctl(spec.linux.sysctl);
+}
+
+Result<std::string> readStateJson(int memfd) {
+  if (memfd < 0) return std::string("{}");
+  return fs::readFile("/proc/self/fd/" + std::to_string(memfd));
+}
+
+// Waits for `start`: opening the fifo for writing blocks until `start` opens
+// it for reading. The fifo is reached through a directory fd taken before
+// pivot_root, and closed before exec.
+Status waitForStart(InitPlan& plan) {
+  if (plan.stateDirFd < 0) return syncExpect(plan.syncFd, SyncType::Start);
+  ::close(plan.syncFd);
+  plan.syncFd = -1;
+  int fifo = ::openat(plan.stateDirFd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+  if (fifo < 0) return Error::fromErrno("open exec.fifo");
+  (void)!::write(fifo, "0", 1);
+  ::close(fifo);
+  return ok();
+}
+
+Status finishProcess(InitPlan& plan) {
+  const auto& process = plan.process;
+  std::vector<int> keep;
+  if (plan.syncFd >= 0) keep.push_back(plan.syncFd);
+  TRY(os::closeFdsFrom(3 + plan.preserveFds, keep));
+  TRY(enterCwd(process.cwd));
+  return applyPrivileges(process, plan.seccomp);
+}
+
+Status setupContainer(InitPlan& plan) {
+  TRY(syncExpect(plan.syncFd, SyncType::Go));
+  TRY(setupNamespaces(plan));
+  const oci::Spec& spec = *plan.spec;
+  if (!spec.hooks.prestart.empty() || !spec.hooks.createRuntime.empty()) {
+    TRY(syncSend(plan.syncFd, SyncType::CreateRuntimeHooks));
+    TRY(syncExpect(plan.syncFd, SyncType::HooksDone));
+  }
+  TRY_ASSIGN(UniqueFd rootfd, os::prepareRootfs(plan.rootfs));
+  if (plan.process.cwd != "/") {
+    auto cwd = os::ensureMountTarget(rootfd.get(), plan.process.cwd, true);
+    if (!cwd) return std::move(cwd).error().context("process.cwd");
+  }
+  if (!spec.hooks.createContainer.empty()) {
+    TRY_ASSIGN(std::string state, readStateJson(plan.stateMemFd));
+    TRY(runHooks(spec.hooks.createContainer, state, "createContainer"));
+  }
+  TRY(os::enterRootfs(plan.rootfs, rootfd.get()));
+  rootfd.reset();
+  TRY(os::finishRootfs(plan.rootfs));
+  if (plan.process.terminal) TRY(setupConsole(plan.process, plan.consoleFd));
+  TRY(applyProcessLimits(plan.process));
+  return ok();
+}
+
+}  // namespace
+
+int initMain(InitPlan& plan) {
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Keep other container processes out of /proc/1/{fd,exe} while the runtime
+  // runs here; execve makes the process dumpable again.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  auto fail = [&](const Error& error) {
+    if (plan.syncFd >= 0) {
+      (void)syncSend(plan.syncFd, SyncType::Error, error.code, error.message);
+    } else {
+      std::string line = "nucleo: " + error.message + "\n";
+      (void)!::write(2, line.data(), line.size());
+    }
+    return 127;
+  };
+  if (auto s = setupContainer(plan); !s) return fail(s.error());
+  auto path = resolveExecutable(plan.process);
+  if (!path) return fail(path.error());
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (auto s = syncSend(plan.syncFd, SyncType::Ready); !s) return fail(s.error());
+  if (auto s = waitForStart(plan); !s) return fail(s.error());
+  if (!plan.spec->hooks.startContainer.empty()) {
+    auto state = readStateJson(plan.stateMemFd);
+    if (!state) return fail(state.error());
+    if (auto s = runHooks(plan.spec->hooks.startContainer, *state, "startContainer"); !s)
+      return fail(s.error());
+  }
+  if (plan.stateDirFd >= 0) ::close(plan.stateDirFd);
+  if (plan.stateMemFd >= 0) ::close(plan.stateMemFd);
+  if (auto s = finishProcess(plan); !s) return fail(s.error());
+  auto argv = pointers(plan.process.args);
+  auto envp = pointers(plan.process.env);
+  ::execve(path->c_str(), argv.data(), envp.data());
+  return fail(Error::fromErrno("exec \"" + *path + "\""));
+}
+
+}  // namespace nucleo::containerizer

@@ -1,0 +1,295 @@
+#include "containerizer/runtime.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <ctime>
+#include <thread>
+
+#include "base/fs.hpp"
+#include "base/logging.hpp"
+#include "containerizer/foreground.hpp"
+#include "containerizer/hooks.hpp"
+#include "containerizer/launch.hpp"
+#include "containerizer/sync.hpp"
+#include "linux/cgroup.hpp"
+#include "linux/process.hpp"
+
+namespace nucleo::containerizer {
+namespace {
+
+std::string nowRfc3339() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  ::gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:09d}Z", buf, ts.tv_nsec);
+}
+
+std::string ownerName() {
+  struct passwd* pw = ::getpwuid(::getuid());
+  return pw ? pw->pw_name : std::to_string(::getuid());
+}
+
+Result<std::string> absoluteBundle(const std::string& bundle) {
+  char buf[PATH_MAX];
+  if (!::realpath(bundle.c_str(), buf)) return Error::fromErrno("bundle '" + bundle + "'");
+  return std::string(buf);
+}
+
+Result<os::Cgroup> openCgroup(const ContainerRecord& record) {
+  TRY_ASSIGN(os::CgroupLayout layout, os::CgroupLayout::detect());
+  return os::Cgroup::open(layout, record.cgroupPath);
+}
+
+// Waits until the process is gone (or a zombie nobody reaped yet).
+bool waitGone(pid_t pid, uint64_t startTime, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto state = os::processState(pid);
+    auto start = os::processStartTime(pid);
+    if (!state || *state == 'Z' || *state == 'X' || !start || *start != startTime) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+void warnIfFailed(const nucleo::Status& status) {
+  if (!status) logging::get("runtime")->warn("{}", status.error().message);
+}
+
+struct Reservation {
+  const StateStore& store;
+  std::string id;
+  bool committed = false;
+  ~Reservation() {
+    if (!committed) (void)store.remove(id);
+  }
+};
+
+}  // namespace
+
+Runtime::Runtime(std::string root) : store_(std::move(root)) {}
+
+static Result<Launched> launchAndRecord(const StateStore& store, const CreateOptions& options,
+                                        bool useFifo, bool ownTerminal) {
+  LaunchRequest req;
+  req.id = options.id;
+  TRY_ASSIGN(req.bundle, absoluteBundle(options.bundle));
+  req.stateDir = store.dir(options.id);
+  req.seccompCacheDir = store.root() + "/.seccomp";
+  req.noPivot = options.noPivot;
+  req.useFifo = useFifo;
+  req.consoleSocket = options.consoleSocket;
+  req.ownTerminal = ownTerminal;
+  req.preserveFds = options.preserveFds;
+  TRY_ASSIGN(Launched launched, launchContainer(req));
+  ContainerRecord record;
+  record.id = options.id;
+  record.bundle = req.bundle;
+  record.rootfs = launched.spec.rootPath[0] == '/' ? launched.spec.rootPath
+                                                   : req.bundle + "/" + launched.spec.rootPath;
+  record.pid = launched.pid;
+  record.startTime = launched.startTime;
+  record.cgroupPath = launched.cgroupPath;
+  record.created = nowRfc3339();
+  record.owner = ownerName();
+  record.annotations = launched.spec.annotations;
+  nucleo::Status saved = store.save(record);
+  if (saved && !options.pidFile.empty())
+    saved = fs::writeFileAtomic(options.pidFile, std::to_string(launched.pid));
+  if (!saved) {
+    ::kill(launched.pid, SIGKILL);
+    if (auto cg = openCgroup(record)) (void)cg->destroy();
+    return std::move(saved).error();
+  }
+  return launched;
+}
+
+nucleo::Status Runtime::create(const CreateOptions& options) {
+  TRY(store_.reserve(options.id));
+  Reservation reservation{store_, options.id};
+  TRY_ASSIGN(Launched launched, launchAndRecord(store_, options, true, false));
+  reservation.committed = true;
+  return ok();
+}
+
+Result<int> Runtime::run(const CreateOptions& options, bool detach) {
+  TRY(store_.reserve(options.id));
+  Reservation reservation{store_, options.id};
+  blockForwardedSignals();
+  bool ownTerminal = !detach && options.consoleSocket.empty();
+  TRY_ASSIGN(Launched launched, launchAndRecord(store_, options, false, ownTerminal));
+  TRY_ASSIGN(ContainerRecord record, store_.load(options.id));
+  reservation.committed = true;
+  auto started = syncSend(launched.syncFd.get(), SyncType::Start);
+  // The init closes its end on a successful execve (close-on-exec) or sends
+  // an Error first.
+  if (started) {
+    auto reply = syncRecv(launched.syncFd.get());
+    if (reply && reply->type == SyncType::Error) started = Error{reply->code, reply->text};
+  }
+  launched.syncFd.reset();
+  if (!started) {
+    (void)remove(options.id, true);
+    return std::move(started).error();
+  }
+  std::string json = hookStateJson(options.id, launched.pid, record.bundle, "running", launched.spec);
+  warnIfFailed(runHooks(launched.spec.hooks.poststart, json, "poststart"));
+  if (detach) return 0;
+  auto status = waitForeground(launched.pid, launched.ptyMaster.get());
+  auto removed = remove(options.id, true);
+  if (!status) return std::move(status).error();
+  TRY(std::move(removed));
+  return *status;
+}
+
+nucleo::Status Runtime::start(const std::string& id) {
+  TRY_ASSIGN(ContainerRecord record, store_.load(id));
+  TRY_ASSIGN(Status status, statusOf(record));
+  if (status != Status::Created)
+    return Error::make("cannot start container \"{}\": it is {}, not created", id, statusName(status));
+  std::string fifoPath = store_.fifoPath(id);
+  TRY_ASSIGN(UniqueFd fifo, UniqueFd::open(fifoPath, O_RDONLY | O_NONBLOCK));
+  for (;;) {
+    struct pollfd p = {fifo.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, 100);
+    char byte;
+    if (n > 0 && ::read(fifo.get(), &byte, 1) == 1) break;
+    if (n < 0 && errno != EINTR) return Error::fromErrno("poll exec.fifo");
+    TRY_ASSIGN(Status now, statusOf(record));
+    if (now == Status::Stopped) return Error::make("container \"{}\" init exited before start", id);
+  }
+  ::unlink(fifoPath.c_str());
+  auto spec = oci::loadSpec(record.bundle);
+  if (spec && !spec->hooks.poststart.empty())
+    warnIfFailed(runHooks(spec->hooks.poststart,
+                          hookStateJson(id, record.pid, record.bundle, "running", *spec),
+                          "poststart"));
+  return ok();
+}
+
+Result<Status> Runtime::statusOf(const ContainerRecord& record) {
+  if (record.pid <= 0) return Status::Stopped;
+  auto state = os::processState(record.pid);
+  if (!state || *state == 'Z' || *state == 'X') return Status::Stopped;
+  auto start = os::processStartTime(record.pid);
+  if (!start || *start != record.startTime) return Status::Stopped;
+  if (fs::exists(store_.fifoPath(record.id))) return Status::Created;
+  auto cgroup = openCgroup(record);
+  if (cgroup) {
+    auto frozen = cgroup->frozen();
+    if (frozen && *frozen) return Status::Paused;
+  }
+  return Status::Running;
+}
+
+Result<oci::State> Runtime::state(const std::string& id) {
+  TRY_ASSIGN(ContainerRecord record, store_.load(id));
+  TRY_ASSIGN(Status status, statusOf(record));
+  oci::State s;
+  s.id = id;
+  s.status = statusName(status);
+  s.pid = status == Status::Stopped ? 0 : record.pid;
+  s.bundle = record.bundle;
+  s.annotations = record.annotations;
+  return s;
+}
+
+nucleo::Status Runtime::kill(const std::string& id, int signal, bool all) {
+  TRY_ASSIGN(ContainerRecord record, store_.load(id));
+  TRY_ASSIGN(Status status, statusOf(record));
+  if (all) {
+    TRY_ASSIGN(os::Cgroup cgroup, openCgroup(record));
+    return cgroup.killAll(signal);
+  }
+  if (status == Status::Stopped) return Error::make("container \"{}\" is not running", id);
+  TRY_ASSIGN(UniqueFd pidfd, os::pidfdOpen(record.pid));
+  // The pidfd pins the process; recheck that it is still our init.
+  auto start = os::processStartTime(record.pid);
+  if (!start || *start != record.startTime)
+    return Error::make("container \"{}\" is not running", id);
+  return os::pidfdSignal(pidfd, signal).context("kill container \"{}\"", id);
+}
+
+nucleo::Status Runtime::cleanup(const ContainerRecord& record) {
+  auto spec = oci::loadSpec(record.bundle);
+  if (spec && !spec->hooks.poststop.empty())
+    warnIfFailed(runHooks(spec->hooks.poststop,
+                          hookStateJson(record.id, 0, record.bundle, "stopped", *spec), "poststop"));
+  auto cgroup = openCgroup(record);
+  if (cgroup) {
+    (void)cgroup->killAll(SIGKILL);
+    TRY(cgroup->destroy().context("delete container \"{}\"", record.id));
+  }
+  return store_.remove(record.id);
+}
+
+nucleo::Status Runtime::remove(const std::string& id, bool force) {
+  auto loaded = store_.load(id);
+  if (!loaded) {
+    if (force && loaded.error().code == ENOENT) return ok();
+    return std::move(loaded).error();
+  }
+  ContainerRecord record = std::move(*loaded);
+  TRY_ASSIGN(Status status, statusOf(record));
+  if (status != Status::Stopped) {
+    if (!force)
+      return Error::make("cannot delete container \"{}\" that is not stopped: {}", id,
+                         statusName(status));
+    if (auto cgroup = openCgroup(record)) {
+      if (status == Status::Paused) (void)cgroup->thaw();
+      (void)cgroup->killAll(SIGKILL);
+    }
+    ::kill(record.pid, SIGKILL);
+    if (!waitGone(record.pid, record.startTime, std::chrono::seconds(10)))
+      return Error::make("container \"{}\": init {} did not exit after SIGKILL", id, record.pid);
+  }
+  return cleanup(record);
+}
+
+Result<std::vector<ContainerSummary>> Runtime::list() {
+  std::vector<ContainerSummary> out;
+  TRY_ASSIGN(auto ids, store_.ids());
+  for (const auto& id : ids) {
+    auto record = store_.load(id);
+    if (!record) continue;  // deleted meanwhile
+    TRY_ASSIGN(Status status, statusOf(*record));
+    out.push_back({std::move(*record), status});
+  }
+  return out;
+}
+
+nucleo::Status Runtime::pause(const std::string& id) {
+  TRY_ASSIGN(ContainerRecord record, store_.load(id));
+  TRY_ASSIGN(Status status, statusOf(record));
+  if (status != Status::Running)
+    return Error::make("cannot pause container \"{}\": it is {}", id, statusName(status));
+  TRY_ASSIGN(os::Cgroup cgroup, openCgroup(record));
+  return cgroup.freeze();
+}
+
+nucleo::Status Runtime::resume(const std::string& id) {
+  TRY_ASSIGN(ContainerRecord record, store_.load(id));
+  TRY_ASSIGN(Status status, statusOf(record));
+  if (status != Status::Paused)
+    return Error::make("cannot resume container \"{}\": it is {}, not paused", id, statusName(status));
+  TRY_ASSIGN(os::Cgroup cgroup, openCgroup(record));
+  return cgroup.thaw();
+}
+
+Result<std::vector<pid_t>> Runtime::pids(const std::string& id) {
+  TRY_ASSIGN(ContainerRecord record, store_.load(id));
+  TRY_ASSIGN(os::Cgroup cgroup, openCgroup(record));
+  return cgroup.pids();
+}
+
+}  // namespace nucleo::containerizer

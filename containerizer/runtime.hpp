@@ -1,0 +1,68 @@
+#pragma once
+// The runtime's operations, one per runc command. The CLI parses flags and
+// prints; everything a container goes through happens here.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "containerizer/state_store.hpp"
+#include "oci/spec.hpp"
+#include "oci/state.hpp"
+
+namespace nucleo::containerizer {
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle = ".";
+  std::string pidFile;
+  std::string consoleSocket;
+  bool noPivot = false;
+  int preserveFds = 0;
+};
+
+struct ExecOptions {
+  std::string id;
+  std::optional<oci::Process> process;  // --process file, or built from flags
+  std::vector<std::string> args, env;
+  std::string cwd, user;
+  std::vector<std::string> capabilities;  // --cap, added to the container's
+  bool tty = false, detach = false, noNewPrivs = false;
+  std::string pidFile, consoleSocket;
+  int preserveFds = 0;
+};
+
+struct ContainerSummary {
+  ContainerRecord record;
+  Status status;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(std::string root);
+
+  nucleo::Status create(const CreateOptions& options);
+  // Create, start, wait (unless detach) and delete; the exit status is the
+  // process's, or 128+N when signal N killed it.
+  Result<int> run(const CreateOptions& options, bool detach);
+  nucleo::Status start(const std::string& id);
+  Result<oci::State> state(const std::string& id);
+  nucleo::Status kill(const std::string& id, int signal, bool all);
+  nucleo::Status remove(const std::string& id, bool force);
+  Result<std::vector<ContainerSummary>> list();
+  nucleo::Status pause(const std::string& id);
+  nucleo::Status resume(const std::string& id);
+  Result<std::vector<pid_t>> pids(const std::string& id);
+  Result<int> exec(const ExecOptions& options);
+
+ private:
+  Result<Status> statusOf(const ContainerRecord& record);
+  nucleo::Status cleanup(const ContainerRecord& record);
+
+  StateStore store_;
+};
+
+}  // namespace nucleo::containerizer
