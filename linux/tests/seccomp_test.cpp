@@ -177,6 +177,7 @@ TEST(SeccompInstall, ErrnoActionsReachTheChild) {
   SeccompProfile p = allowByDefault();
   p.syscalls = {{{"getcwd"}, "SCMP_ACT_ERRNO", {}, {}},
                 {{"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO", ENOMEDIUM, {}}};
+  p.flags = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG"};
   auto program = compileSeccomp(p);
   ASSERT_TRUE(program) << program.error().message;
   std::string dir = tmp.path() + "/made-by-child";
