@@ -1,5 +1,5 @@
 // Cgroup: directories, membership, freezer, kill and removal. Limits are in
-// cgroup_apply.cpp, layout detection in cgroup_layout.cpp.
+// cgroup_v1.cpp and cgroup_v2.cpp, layout detection in cgroup_layout.cpp.
 
 #include "linux/cgroup.hpp"
 
