@@ -250,7 +250,9 @@ TEST_F(RootfsRoot, ROOT_OciContainerRootfs) {
   EXPECT_EQ(r["write_dev_shm"], "created");
   EXPECT_EQ(r["secret"], "");
   EXPECT_EQ(r["secretdir"], "");
-  if (fs::exists("/proc/kcore")) EXPECT_EQ(r["kcore"], "");
+  if (fs::exists("/proc/kcore")) {
+    EXPECT_EQ(r["kcore"], "");
+  }
   EXPECT_EQ(r["write_rodir"], "EROFS");
   EXPECT_EQ(r["host_hello"], "hi");
   EXPECT_EQ(r["write_host_bind"], "EROFS");
