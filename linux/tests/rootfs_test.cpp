@@ -294,6 +294,47 @@ TEST_F(RootfsRoot, ROOT_NoPivotChroots) {
   EXPECT_EQ(r["dev_zero"], "1");
 }
 
+std::string describeNode(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) < 0) return strerrorname_np(errno);
+  char kind = S_ISCHR(st.st_mode) ? 'c' : S_ISFIFO(st.st_mode) ? 'p' : '?';
+  return fmt::format("{} {}:{} {:o} {}:{}", kind, major(st.st_rdev),
+                     minor(st.st_rdev), st.st_mode & 07777, st.st_uid, st.st_gid);
+}
+
+TEST_F(RootfsRoot, ROOT_ConfiguredDevices) {
+  for (bool userns : {false, true}) {
+    RootfsPlan plan;
+    plan.rootfs = rootfs_;
+    plan.userNamespace = userns;
+    plan.mounts = {{"/dev", "tmpfs", "tmpfs", {"mode=755"}}};
+    DeviceEntry mine{"/dev/deep/mynull", 'c', 1, 3, 0640, 1000, 1001};
+    DeviceEntry fifo{"/dev/myfifo", 'p', 0, 0, 0600, std::nullopt, std::nullopt};
+    // In a user namespace devices are host binds: /dev/mynull has no host node.
+    if (!userns) plan.devices = {mine, fifo};
+    Report r = runContained([&](int out) {
+      auto rootfd = prepareRootfs(plan);
+      if (!rootfd) return put(out, "error", rootfd.error().message);
+      if (auto st = enterRootfs(plan, rootfd->get()); !st) {
+        return put(out, "error", st.error().message);
+      }
+      put(out, "null", describeNode("/dev/null"));
+      put(out, "tty", describeNode("/dev/tty"));
+      put(out, "mine", describeNode("/dev/deep/mynull"));
+      put(out, "fifo", describeNode("/dev/myfifo"));
+      put(out, "stdin", linkOf("/dev/stdin"));
+    });
+    ASSERT_EQ(r["error"], "") << "userns=" << userns;
+    EXPECT_EQ(r["null"], "c 1:3 666 0:0") << "userns=" << userns;
+    EXPECT_EQ(r["tty"].substr(0, 5), "c 5:0") << "userns=" << userns;
+    EXPECT_EQ(r["stdin"], "/proc/self/fd/0");
+    if (!userns) {
+      EXPECT_EQ(r["mine"], "c 1:3 640 1000:1001");
+      EXPECT_EQ(r["fifo"], "p 0:0 600 0:0");
+    }
+  }
+}
+
 // CVE-2019-19921: /proc in the image is a symlink to a regular file.
 TEST_F(RootfsRoot, ROOT_ProcOverNonDirectoryRefused) {
   ASSERT_TRUE(fs::writeFileAtomic(rootfs_ + "/procfile", "x"));
