@@ -45,7 +45,7 @@ static void addCreateFlags(CLI::App* cmd, containerizer::CreateOptions& o) {
   cmd->add_option("--pid-file", o.pidFile, "file to write the init's pid to");
   cmd->add_option("--console-socket", o.consoleSocket, "unix socket to send the pty master to");
   cmd->add_flag("--no-pivot", o.noPivot, "use chroot instead of pivot_root");
-  cmd->add_flag("--no-new-keyring", "accepted: no session keyring is made");
+  cmd->add_flag("--no-new-keyring", o.noNewKeyring, "accepted: no session keyring is made");
   cmd->add_option("--preserve-fds", o.preserveFds, "pass N extra fds (3..3+N-1)");
   cmd->add_option("id", o.id, "container id")->required();
 }
@@ -102,7 +102,7 @@ void Commands::addLifecycle(CLI::App& app) {
 static std::string listTable(const std::vector<containerizer::ContainerSummary>& all) {
   std::vector<std::vector<std::string>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
   for (const auto& c : all) {
-    bool stopped = c.status == containerizer::Status::Stopped;
+    bool stopped = c.status == containerizer::ContainerStatus::Stopped;
     rows.push_back({c.record.id, stopped ? "0" : std::to_string(c.record.pid),
                     containerizer::statusName(c.status), c.record.bundle, c.record.created,
                     c.record.owner});
@@ -145,7 +145,7 @@ void Commands::addInspection(CLI::App& app) {
         boost::json::array out;
         for (const auto& c : *all)
           out.push_back({{"ociVersion", oci::SPEC_VERSION}, {"id", c.record.id},
-                         {"pid", c.status == containerizer::Status::Stopped ? 0 : c.record.pid},
+                         {"pid", c.status == containerizer::ContainerStatus::Stopped ? 0 : c.record.pid},
                          {"status", containerizer::statusName(c.status)},
                          {"bundle", c.record.bundle}, {"rootfs", c.record.rootfs},
                          {"created", c.record.created}, {"owner", c.record.owner}});

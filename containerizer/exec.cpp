@@ -112,8 +112,8 @@ int execChild(std::vector<ExecJoin>& joins, isolator::ProcessPlan& process,
 
 Result<int> Runtime::exec(const ExecOptions& o) {
   TRY_ASSIGN(ContainerRecord record, store_.load(o.id));
-  TRY_ASSIGN(Status status, statusOf(record));
-  if (status != Status::Running && status != Status::Created)
+  TRY_ASSIGN(ContainerStatus status, statusOf(record));
+  if (status != ContainerStatus::Running && status != ContainerStatus::Created)
     return Error::make("cannot exec in container \"{}\": it is {}", o.id, statusName(status));
   TRY_ASSIGN(oci::Spec spec, oci::loadSpec(record.bundle));
   TRY_ASSIGN(oci::Process process, execProcess(o, spec));
@@ -155,7 +155,7 @@ Result<int> Runtime::exec(const ExecOptions& o) {
   if (!pid) return std::move(pid).error();
   sync.second.reset();
   console.reset();
-  auto setup = [&]() -> nucleo::Status {
+  auto setup = [&]() -> Status {
     TRY(cgroup.addProcess(*pid));
     TRY(syncSend(sync.first.get(), SyncType::Go));
     auto reply = syncRecv(sync.first.get());

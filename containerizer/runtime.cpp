@@ -103,7 +103,7 @@ static Result<Launched> launchAndRecord(const StateStore& store, const CreateOpt
   record.created = nowRfc3339();
   record.owner = ownerName();
   record.annotations = launched.spec.annotations;
-  nucleo::Status saved = store.save(record);
+  Status saved = store.save(record);
   if (saved && !options.pidFile.empty())
     saved = fs::writeFileAtomic(options.pidFile, std::to_string(launched.pid));
   if (!saved) {
@@ -114,7 +114,7 @@ static Result<Launched> launchAndRecord(const StateStore& store, const CreateOpt
   return launched;
 }
 
-nucleo::Status Runtime::create(const CreateOptions& options) {
+Status Runtime::create(const CreateOptions& options) {
   TRY(store_.reserve(options.id));
   Reservation reservation{store_, options.id};
   TRY_ASSIGN(Launched launched, launchAndRecord(store_, options, true, false));
@@ -152,10 +152,10 @@ Result<int> Runtime::run(const CreateOptions& options, bool detach) {
   return *status;
 }
 
-nucleo::Status Runtime::start(const std::string& id) {
+Status Runtime::start(const std::string& id) {
   TRY_ASSIGN(ContainerRecord record, store_.load(id));
-  TRY_ASSIGN(Status status, statusOf(record));
-  if (status != Status::Created)
+  TRY_ASSIGN(ContainerStatus status, statusOf(record));
+  if (status != ContainerStatus::Created)
     return Error::make("cannot start container \"{}\": it is {}, not created", id, statusName(status));
   std::string fifoPath = store_.fifoPath(id);
   TRY_ASSIGN(UniqueFd fifo, UniqueFd::open(fifoPath, O_RDONLY | O_NONBLOCK));
@@ -165,8 +165,8 @@ nucleo::Status Runtime::start(const std::string& id) {
     char byte;
     if (n > 0 && ::read(fifo.get(), &byte, 1) == 1) break;
     if (n < 0 && errno != EINTR) return Error::fromErrno("poll exec.fifo");
-    TRY_ASSIGN(Status now, statusOf(record));
-    if (now == Status::Stopped) return Error::make("container \"{}\" init exited before start", id);
+    TRY_ASSIGN(ContainerStatus now, statusOf(record));
+    if (now == ContainerStatus::Stopped) return Error::make("container \"{}\" init exited before start", id);
   }
   ::unlink(fifoPath.c_str());
   auto spec = oci::loadSpec(record.bundle);
@@ -177,41 +177,41 @@ nucleo::Status Runtime::start(const std::string& id) {
   return ok();
 }
 
-Result<Status> Runtime::statusOf(const ContainerRecord& record) {
-  if (record.pid <= 0) return Status::Stopped;
+Result<ContainerStatus> Runtime::statusOf(const ContainerRecord& record) {
+  if (record.pid <= 0) return ContainerStatus::Stopped;
   auto state = os::processState(record.pid);
-  if (!state || *state == 'Z' || *state == 'X') return Status::Stopped;
+  if (!state || *state == 'Z' || *state == 'X') return ContainerStatus::Stopped;
   auto start = os::processStartTime(record.pid);
-  if (!start || *start != record.startTime) return Status::Stopped;
-  if (fs::exists(store_.fifoPath(record.id))) return Status::Created;
+  if (!start || *start != record.startTime) return ContainerStatus::Stopped;
+  if (fs::exists(store_.fifoPath(record.id))) return ContainerStatus::Created;
   auto cgroup = openCgroup(record);
   if (cgroup) {
     auto frozen = cgroup->frozen();
-    if (frozen && *frozen) return Status::Paused;
+    if (frozen && *frozen) return ContainerStatus::Paused;
   }
-  return Status::Running;
+  return ContainerStatus::Running;
 }
 
 Result<oci::State> Runtime::state(const std::string& id) {
   TRY_ASSIGN(ContainerRecord record, store_.load(id));
-  TRY_ASSIGN(Status status, statusOf(record));
+  TRY_ASSIGN(ContainerStatus status, statusOf(record));
   oci::State s;
   s.id = id;
   s.status = statusName(status);
-  s.pid = status == Status::Stopped ? 0 : record.pid;
+  s.pid = status == ContainerStatus::Stopped ? 0 : record.pid;
   s.bundle = record.bundle;
   s.annotations = record.annotations;
   return s;
 }
 
-nucleo::Status Runtime::kill(const std::string& id, int signal, bool all) {
+Status Runtime::kill(const std::string& id, int signal, bool all) {
   TRY_ASSIGN(ContainerRecord record, store_.load(id));
-  TRY_ASSIGN(Status status, statusOf(record));
+  TRY_ASSIGN(ContainerStatus status, statusOf(record));
   if (all) {
     TRY_ASSIGN(os::Cgroup cgroup, openCgroup(record));
     return cgroup.killAll(signal);
   }
-  if (status == Status::Stopped) return Error::make("container \"{}\" is not running", id);
+  if (status == ContainerStatus::Stopped) return Error::make("container \"{}\" is not running", id);
   TRY_ASSIGN(UniqueFd pidfd, os::pidfdOpen(record.pid));
   // The pidfd pins the process; recheck that it is still our init.
   auto start = os::processStartTime(record.pid);
@@ -220,7 +220,7 @@ nucleo::Status Runtime::kill(const std::string& id, int signal, bool all) {
   return os::pidfdSignal(pidfd, signal).context("kill container \"{}\"", id);
 }
 
-nucleo::Status Runtime::cleanup(const ContainerRecord& record) {
+Status Runtime::cleanup(const ContainerRecord& record) {
   auto spec = oci::loadSpec(record.bundle);
   if (spec && !spec->hooks.poststop.empty())
     warnIfFailed(runHooks(spec->hooks.poststop,
@@ -233,20 +233,20 @@ nucleo::Status Runtime::cleanup(const ContainerRecord& record) {
   return store_.remove(record.id);
 }
 
-nucleo::Status Runtime::remove(const std::string& id, bool force) {
+Status Runtime::remove(const std::string& id, bool force) {
   auto loaded = store_.load(id);
   if (!loaded) {
     if (force && loaded.error().code == ENOENT) return ok();
     return std::move(loaded).error();
   }
   ContainerRecord record = std::move(*loaded);
-  TRY_ASSIGN(Status status, statusOf(record));
-  if (status != Status::Stopped) {
+  TRY_ASSIGN(ContainerStatus status, statusOf(record));
+  if (status != ContainerStatus::Stopped) {
     if (!force)
       return Error::make("cannot delete container \"{}\" that is not stopped: {}", id,
                          statusName(status));
     if (auto cgroup = openCgroup(record)) {
-      if (status == Status::Paused) (void)cgroup->thaw();
+      if (status == ContainerStatus::Paused) (void)cgroup->thaw();
       (void)cgroup->killAll(SIGKILL);
     }
     ::kill(record.pid, SIGKILL);
@@ -262,25 +262,25 @@ Result<std::vector<ContainerSummary>> Runtime::list() {
   for (const auto& id : ids) {
     auto record = store_.load(id);
     if (!record) continue;  // deleted meanwhile
-    TRY_ASSIGN(Status status, statusOf(*record));
+    TRY_ASSIGN(ContainerStatus status, statusOf(*record));
     out.push_back({std::move(*record), status});
   }
   return out;
 }
 
-nucleo::Status Runtime::pause(const std::string& id) {
+Status Runtime::pause(const std::string& id) {
   TRY_ASSIGN(ContainerRecord record, store_.load(id));
-  TRY_ASSIGN(Status status, statusOf(record));
-  if (status != Status::Running)
+  TRY_ASSIGN(ContainerStatus status, statusOf(record));
+  if (status != ContainerStatus::Running)
     return Error::make("cannot pause container \"{}\": it is {}", id, statusName(status));
   TRY_ASSIGN(os::Cgroup cgroup, openCgroup(record));
   return cgroup.freeze();
 }
 
-nucleo::Status Runtime::resume(const std::string& id) {
+Status Runtime::resume(const std::string& id) {
   TRY_ASSIGN(ContainerRecord record, store_.load(id));
-  TRY_ASSIGN(Status status, statusOf(record));
-  if (status != Status::Paused)
+  TRY_ASSIGN(ContainerStatus status, statusOf(record));
+  if (status != ContainerStatus::Paused)
     return Error::make("cannot resume container \"{}\": it is {}, not paused", id, statusName(status));
   TRY_ASSIGN(os::Cgroup cgroup, openCgroup(record));
   return cgroup.thaw();

@@ -21,6 +21,7 @@ struct CreateOptions {
   std::string pidFile;
   std::string consoleSocket;
   bool noPivot = false;
+  bool noNewKeyring = false;
   int preserveFds = 0;
 };
 
@@ -37,30 +38,30 @@ struct ExecOptions {
 
 struct ContainerSummary {
   ContainerRecord record;
-  Status status;
+  ContainerStatus status;
 };
 
 class Runtime {
  public:
   explicit Runtime(std::string root);
 
-  nucleo::Status create(const CreateOptions& options);
+  Status create(const CreateOptions& options);
   // Create, start, wait (unless detach) and delete; the exit status is the
   // process's, or 128+N when signal N killed it.
   Result<int> run(const CreateOptions& options, bool detach);
-  nucleo::Status start(const std::string& id);
+  Status start(const std::string& id);
   Result<oci::State> state(const std::string& id);
-  nucleo::Status kill(const std::string& id, int signal, bool all);
-  nucleo::Status remove(const std::string& id, bool force);
+  Status kill(const std::string& id, int signal, bool all);
+  Status remove(const std::string& id, bool force);
   Result<std::vector<ContainerSummary>> list();
-  nucleo::Status pause(const std::string& id);
-  nucleo::Status resume(const std::string& id);
+  Status pause(const std::string& id);
+  Status resume(const std::string& id);
   Result<std::vector<pid_t>> pids(const std::string& id);
   Result<int> exec(const ExecOptions& options);
 
  private:
-  Result<Status> statusOf(const ContainerRecord& record);
-  nucleo::Status cleanup(const ContainerRecord& record);
+  Result<ContainerStatus> statusOf(const ContainerRecord& record);
+  Status cleanup(const ContainerRecord& record);
 
   StateStore store_;
 };

@@ -10,13 +10,13 @@
 
 namespace nucleo::containerizer {
 
-const char* statusName(Status status) {
+const char* statusName(ContainerStatus status) {
   switch (status) {
-    case Status::Creating: return "creating";
-    case Status::Created: return "created";
-    case Status::Running: return "running";
-    case Status::Paused: return "paused";
-    case Status::Stopped: return "stopped";
+    case ContainerStatus::Creating: return "creating";
+    case ContainerStatus::Created: return "created";
+    case ContainerStatus::Running: return "running";
+    case ContainerStatus::Paused: return "paused";
+    case ContainerStatus::Stopped: return "stopped";
   }
   return "unknown";
 }

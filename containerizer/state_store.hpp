@@ -26,8 +26,8 @@ struct ContainerRecord {
   std::map<std::string, std::string> annotations;
 };
 
-enum class Status { Creating, Created, Running, Paused, Stopped };
-const char* statusName(Status status);
+enum class ContainerStatus { Creating, Created, Running, Paused, Stopped };
+const char* statusName(ContainerStatus status);
 
 class StateStore {
  public:

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 
 #include "linux/mount.hpp"
@@ -40,7 +41,15 @@ Result<os::CapabilitySets> planCapabilities(const oci::Capabilities& caps) {
   TRY_ASSIGN(sets.effective, capabilityNumbers(caps.effective, "effective"));
   TRY_ASSIGN(sets.inheritable, capabilityNumbers(caps.inheritable, "inheritable"));
   TRY_ASSIGN(sets.permitted, capabilityNumbers(caps.permitted, "permitted"));
-  TRY_ASSIGN(sets.ambient, capabilityNumbers(caps.ambient, "ambient"));
+  TRY_ASSIGN(std::vector<int> ambient, capabilityNumbers(caps.ambient, "ambient"));
+  // The kernel raises an ambient capability only when it is both permitted
+  // and inheritable; runc's default spec lists ambient caps without
+  // inheritable ones, and runc skips those with a warning. So do we.
+  auto in = [](const std::vector<int>& set, int cap) {
+    return std::find(set.begin(), set.end(), cap) != set.end();
+  };
+  for (int cap : ambient)
+    if (in(sets.inheritable, cap) && in(sets.permitted, cap)) sets.ambient.push_back(cap);
   return sets;
 }
 
