@@ -102,7 +102,8 @@ Bundle& Bundle::setUser(uint32_t uid, uint32_t gid,
 
 Bundle& Bundle::setCapabilities(const std::vector<std::string>& caps) {
   json::object sets;
-  for (const char* set : {"bounding", "effective", "permitted", "ambient"}) {
+  for (const char* set :
+       {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
     sets[set] = strings(caps);
   }
   process()["capabilities"] = std::move(sets);
@@ -114,7 +115,7 @@ Bundle& Bundle::setRlimit(const std::string& type, uint64_t soft, uint64_t hard)
   if (!limits.is_array()) limits = json::array();
   json::object entry{{"type", type}, {"soft", soft}, {"hard", hard}};
   for (auto& l : limits.as_array()) {
-    if (l.as_object()["type"] == type) {
+    if (l.as_object()["type"] == json::value(type)) {
       l = std::move(entry);
       return *this;
     }

@@ -52,8 +52,8 @@ class Bundle {
   Bundle& setHostname(const std::string& hostname);
   Bundle& setUser(uint32_t uid, uint32_t gid,
                   const std::vector<uint32_t>& additionalGids = {});
-  // Sets bounding, effective, permitted and ambient to `caps`
-  // ("CAP_KILL", ...), as `runc spec` does; inheritable is left out.
+  // Sets all five sets to `caps` ("CAP_KILL", ...). Inheritable is included
+  // because the kernel raises an ambient cap only if it is inheritable too.
   Bundle& setCapabilities(const std::vector<std::string>& caps);
   // Replaces or adds the rlimit `type` ("RLIMIT_NOFILE").
   Bundle& setRlimit(const std::string& type, uint64_t soft, uint64_t hard);

@@ -11,6 +11,7 @@
 
 #include <gmock/gmock.h>
 
+#include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "integration-tests/runtime/fixture.hpp"
 
@@ -93,8 +94,8 @@ TEST_P(Lifecycle, ROOT_StateIsCreatedThenStopped) {
 
   auto s = state(*rt, id);
   ASSERT_FALSE(s.empty()) << rt->run({"state", id}).describe();
-  EXPECT_EQ(s["status"], "created");
-  EXPECT_EQ(s["id"], id);
+  EXPECT_EQ(jsonText(s["status"]), "created");
+  EXPECT_EQ(jsonText(s["id"]), id);
   ASSERT_TRUE(s["pid"].is_number());
   EXPECT_GT(s["pid"].to_number<int64_t>(), 0);
   EXPECT_EQ(stdfs::weakly_canonical(std::string(s["bundle"].as_string())),
@@ -111,16 +112,38 @@ TEST_P(Lifecycle, ROOT_StateIsCreatedThenStopped) {
   EXPECT_FALSE(stdfs::exists(rt->root() / id));
 }
 
-TEST_P(Lifecycle, ROOT_DeleteOfCreatedContainerNeedsForce) {
+// runc (and crun) delete a created, never started container without --force
+// (they kill its init); only a running one needs --force.
+TEST_P(Lifecycle, ROOT_DeleteOfCreatedContainerNeedsNoForce) {
   USE_RUNTIME(rt, GetParam());
   std::string dir = helperBundle({"--no-report"});
-  std::string id = newId(*rt, "delete");
+  std::string id = newId(*rt, "delcreated");
   RunResult c = rt->run({"create", "--bundle", dir, id});
   ASSERT_EQ(c.exitCode, 0) << c.describe();
+  pid_t pid = static_cast<pid_t>(state(*rt, id)["pid"].to_number<int64_t>());
+  ASSERT_GT(pid, 0);
 
   RunResult d = rt->run({"delete", id});
-  EXPECT_NE(d.exitCode, 0) << "delete of a created container without --force";
-  EXPECT_EQ(status(*rt, id), "created") << "a refused delete keeps it";
+  EXPECT_EQ(d.exitCode, 0) << d.describe();
+  EXPECT_NE(rt->run({"state", id}).exitCode, 0) << "state after delete";
+  EXPECT_FALSE(stdfs::exists(rt->root() / id));
+  // The container's init is gone (a zombie awaiting its reaper counts).
+  std::this_thread::sleep_for(100ms);
+  auto stat = fs::readFile("/proc/" + std::to_string(pid) + "/stat");
+  EXPECT_TRUE(!stat || stat->find(") Z ") != std::string::npos) << *stat;
+}
+
+TEST_P(Lifecycle, ROOT_DeleteOfRunningContainerNeedsForce) {
+  USE_RUNTIME(rt, GetParam());
+  std::string dir = helperBundle({"--no-report", "--sleep", "30"});
+  std::string id = newId(*rt, "delrunning");
+  RunResult c = rt->run({"run", "--detach", "--bundle", dir, id});
+  ASSERT_EQ(c.exitCode, 0) << c.describe();
+  ASSERT_TRUE(waitForStatus(*rt, id, "running"));
+
+  RunResult d = rt->run({"delete", id});
+  EXPECT_NE(d.exitCode, 0) << "delete of a running container without --force";
+  EXPECT_EQ(status(*rt, id), "running") << "a refused delete keeps it";
 
   RunResult f = rt->run({"delete", "--force", id});
   EXPECT_EQ(f.exitCode, 0) << f.describe();
@@ -140,7 +163,9 @@ TEST_P(Lifecycle, ROOT_UnknownIdFailsWithOneLineNamingIt) {
     EXPECT_FALSE(err.empty()) << args[0];
     EXPECT_EQ(err.find('\n'), std::string::npos) << args[0] << ": " << err;
     // runc 1.1 says only "container does not exist"; crun and nucleo name it.
-    if (rt->name() != "runc") EXPECT_THAT(err, HasSubstr(id)) << args[0];
+    if (rt->name() != "runc") {
+      EXPECT_THAT(err, HasSubstr(id)) << args[0];
+    }
   }
 }
 
@@ -157,8 +182,8 @@ TEST_P(Lifecycle, ROOT_DuplicateIdIsRefused) {
   RunResult run = rt->run({"run", "--bundle", dir, id});
   EXPECT_NE(run.exitCode, 0) << "run with the id of a created container";
   auto after = state(*rt, id);
-  EXPECT_EQ(after["status"], "created") << "the first container is untouched";
-  EXPECT_EQ(after["pid"], first["pid"]);
+  EXPECT_EQ(jsonText(after["status"]), "created") << "the first container is untouched";
+  EXPECT_EQ(jsonText(after["pid"]), jsonText(first["pid"]));
 }
 
 // Directories named `id` anywhere in the first levels of the host's cgroup

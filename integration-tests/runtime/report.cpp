@@ -42,12 +42,14 @@ std::map<std::string, uint64_t> hostNamespaces() {
   return out;
 }
 
-namespace {
-
-std::string text(const json::value& v) {
+std::string jsonText(const json::value& v) {
   if (v.is_string()) return std::string(v.as_string());
   return json::serialize(v);
 }
+
+namespace {
+
+std::string text(const json::value& v) { return jsonText(v); }
 
 void flattenObject(const json::object& o, const std::string& prefix, View& out) {
   for (const auto& [k, v] : o) out[prefix + std::string(k)] = text(v);

@@ -40,6 +40,9 @@ std::vector<std::string> differences(const View& a, const View& b,
                                      const std::set<std::string>& ignore = {},
                                      const std::vector<std::string>& ignorePrefixes = {});
 
+// A string's contents, or any other value serialized: "created", "42".
+std::string jsonText(const boost::json::value& v);
+
 // The paths `runc spec` masks; runtimes may back them with different fstypes.
 std::set<std::string> maskedPaths();
 
