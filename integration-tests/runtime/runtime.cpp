@@ -193,9 +193,12 @@ Status probeRuntime(const std::string& name, const stdfs::path& workDir) {
   if (r.exitCode != 0) {
     return Error::make("'{} run' on the helper bundle failed: {}", name, r.describe());
   }
-  TRY_ASSIGN(auto report, parseReport(r.out));
-  if (report.pid != 1) {
-    return Error::make("'{} run': helper reports pid {}, not 1", name, report.pid);
+  auto report = parseReport(r.out);
+  if (!report) {
+    return Error::make("'{} run' printed no helper report: {}", name, r.describe());
+  }
+  if (report->pid != 1) {
+    return Error::make("'{} run': helper reports pid {}, not 1", name, report->pid);
   }
   return ok();
 }

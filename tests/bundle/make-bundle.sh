@@ -7,9 +7,9 @@
 # previous run left behind never leak into tests.
 set -eu
 
-helper=$1
-template=$2
-out=$3
+helper=$(realpath "$1")
+template=$(realpath "$2")
+out=$(realpath -m "$3")
 busybox=${BUSYBOX:-/bin/busybox}
 
 if ! "$busybox" --list >/dev/null 2>&1; then
