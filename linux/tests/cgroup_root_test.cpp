@@ -189,7 +189,9 @@ TEST_F(CgroupRootTest, ROOT_KillAllDeliversOtherSignalsToEveryProcess) {
   Cgroup& cg = create({});
   std::vector<pid_t> pids;
   for (int i = 0; i < 3; ++i) {
-    auto [pid, go] = spawn([] { for (;;) ::pause(); });
+    auto [pid, go] = spawn([] {
+      for (;;) ::pause();
+    });
     ASSERT_TRUE(cg.addProcess(pid));
     ASSERT_EQ(::write(go.get(), "x", 1), 1);
     pids.push_back(pid);
@@ -210,8 +212,8 @@ TEST_F(CgroupRootTest, ROOT_OomKillsAChildOverItsMemoryLimit) {
   Cgroup& cg = create(limits);
   auto [pid, go] = spawn([] {
     size_t size = 200 << 20;
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    void* p =
+        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) ::_exit(2);
     for (size_t i = 0; i < size; i += 4096) static_cast<char*>(p)[i] = 1;
   });
