@@ -224,6 +224,32 @@ TEST_F(CgroupRootTest, ROOT_OomKillsAChildOverItsMemoryLimit) {
       << "wait status " << status;
 }
 
+// v1 refuses memory.limit_in_bytes above memory.memsw.limit_in_bytes, so
+// raising and lowering both only works when apply() orders the writes.
+TEST_F(CgroupRootTest, ROOT_RaisingAndLoweringMemoryWithSwap) {
+  CgroupLimits limits;
+  limits.memoryLimit = 64 << 20;
+  limits.memorySwap = 128 << 20;
+  Cgroup& cg = create(limits);
+  for (auto [memory, swap] : std::vector<std::pair<int64_t, int64_t>>{
+           {256 << 20, 512 << 20}, {32 << 20, 48 << 20}, {-1, -1}}) {
+    limits.memoryLimit = memory;
+    limits.memorySwap = swap;
+    Status applied = cg.apply(limits);
+    ASSERT_TRUE(applied) << applied.error().message;
+    std::string expected = memory == -1 ? "max" : std::to_string(memory);
+    if (layout_.versionOf("memory") == CgroupVersion::V2) {
+      EXPECT_EQ(readTrimmed(cg.dirOf("memory") + "/memory.max"), expected);
+    } else if (memory != -1) {
+      EXPECT_EQ(readTrimmed(cg.dirOf("memory") + "/memory.limit_in_bytes"), expected);
+      std::string memsw = cg.dirOf("memory") + "/memory.memsw.limit_in_bytes";
+      if (fs::exists(memsw)) {
+        EXPECT_EQ(readTrimmed(memsw), std::to_string(swap));
+      }
+    }
+  }
+}
+
 TEST_F(CgroupRootTest, ROOT_CloneIntoCgroupOnUnifiedOnly) {
   Cgroup& cg = create({});
   Result<UniqueFd> fd = cg.v2DirFd();
