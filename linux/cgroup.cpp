@@ -60,7 +60,14 @@ Result<std::vector<std::string>> childCgroups(int dirfd, const std::string& path
   std::vector<std::string> names;
   while (struct dirent* entry = ::readdir(dir)) {
     std::string name = entry->d_name;
-    if (entry->d_type == DT_DIR && name != "." && name != "..") names.push_back(name);
+    if (name == "." || name == "..") continue;
+    bool isDir = entry->d_type == DT_DIR;
+    // Some filesystems (not cgroupfs) leave d_type unknown.
+    struct stat st;
+    if (entry->d_type == DT_UNKNOWN &&
+        ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      isDir = S_ISDIR(st.st_mode);
+    if (isDir) names.push_back(name);
   }
   ::closedir(dir);
   return names;
@@ -187,8 +194,8 @@ Result<Cgroup> Cgroup::build(const CgroupLayout& layout, const std::string& rawP
       dirPath = childPath;
     }
     if (!dir)
-      return fail(std::move(dir).error().context("cgroup '{}' in '{}'", cg.path_,
-                                                 h.mountPoint));
+      return fail(
+          std::move(dir).error().context("cgroup '{}' in '{}'", cg.path_, h.mountPoint));
     h.dir = std::move(*dir);
   }
   return cg;
@@ -204,8 +211,7 @@ const Cgroup::Hierarchy* Cgroup::find(const std::string& controller) const {
   if (!layout_.available(controller)) return nullptr;
   if (layout_.versionOf(controller) == CgroupVersion::V2) return v2();
   for (const Hierarchy& h : hierarchies_) {
-    if (std::count(h.controllers.begin(), h.controllers.end(), controller))
-      return &h;
+    if (std::count(h.controllers.begin(), h.controllers.end(), controller)) return &h;
   }
   return nullptr;
 }
@@ -245,8 +251,7 @@ Status Cgroup::freezeV1(bool freeze) {
   const char* want = freeze ? "FROZEN" : "THAWED";
   // Re-writing the target state on each poll nudges tasks that were forking
   // while the first request went out, as runc does.
-  TRY_ASSIGN(bool reached,
-             pollUntil(FREEZE_TIMEOUT, [&]() -> Result<bool> {
+  TRY_ASSIGN(bool reached, pollUntil(FREEZE_TIMEOUT, [&]() -> Result<bool> {
                TRY(dir.write("freezer.state", want));
                TRY_ASSIGN(std::string state, dir.read("freezer.state"));
                return strings::trim(state) == want;

@@ -59,14 +59,19 @@ struct CgroupLayout {
 // The subset of OCI linux.resources handled so far; an unset field leaves the
 // kernel's value alone.
 struct CgroupLimits {
-  // Bytes; -1 = unlimited. memorySwap is memory+swap as in OCI and v1; on v2 it
-  // becomes memory.swap.max = memorySwap - memoryLimit. Swap limits are skipped
-  // when the kernel has no swap accounting (no memsw/swap.max file), as runc does.
+  // Bytes; -1 = unlimited. memoryReservation is v1 memory.soft_limit_in_bytes
+  // and v2 memory.low (as runc and crun). memorySwap is memory+swap as in OCI
+  // and v1 (0 = unset, like runc); on v2 it becomes memory.swap.max =
+  // memorySwap - memoryLimit. Swap limits are skipped when the kernel has no
+  // swap accounting (no memsw / swap.max file), so that OCI bundles made for
+  // swap-accounting hosts still start.
   std::optional<int64_t> memoryLimit, memoryReservation, memorySwap;
   // v1 memory.oom_control. v2 has no equivalent; ignored there, like runc.
   std::optional<bool> disableOomKiller;
-  // cpuShares is converted to cpu.weight on v2 the way runc does. cpuQuota -1 =
-  // no quota. Microseconds.
+  // cpuShares becomes v2 cpu.weight = 1 + ((shares - 2) * 9999) / 262142
+  // (runc's mapping, shares clamped to [2, 262144]). cpuQuota < 0 = no quota;
+  // on v2 an unset quota or period keeps the value already in cpu.max.
+  // Microseconds.
   std::optional<uint64_t> cpuShares;
   std::optional<int64_t> cpuQuota;
   std::optional<uint64_t> cpuPeriod;

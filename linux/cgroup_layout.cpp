@@ -13,13 +13,12 @@ namespace {
 // Only these v1 mount options name controllers; the rest are mount flags or
 // named hierarchies ("name=systemd"), which hold no resources.
 constexpr std::array<std::string_view, 14> KNOWN_V1_CONTROLLERS = {
-    "cpu",     "cpuacct",  "cpuset",     "memory",  "devices",
-    "freezer", "net_cls",  "net_prio",   "blkio",   "perf_event",
-    "hugetlb", "pids",     "rdma",       "misc"};
+    "cpu",      "cpuacct", "cpuset",     "memory",  "devices", "freezer", "net_cls",
+    "net_prio", "blkio",   "perf_event", "hugetlb", "pids",    "rdma",    "misc"};
 
 bool isKnownV1Controller(std::string_view name) {
-  return std::find(KNOWN_V1_CONTROLLERS.begin(), KNOWN_V1_CONTROLLERS.end(),
-                   name) != KNOWN_V1_CONTROLLERS.end();
+  return std::find(KNOWN_V1_CONTROLLERS.begin(), KNOWN_V1_CONTROLLERS.end(), name) !=
+         KNOWN_V1_CONTROLLERS.end();
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -27,10 +26,10 @@ std::string unescapeMountField(std::string_view in) {
   std::string out;
   auto octal = [](char c) { return c >= '0' && c <= '7'; };
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\\' && i + 3 < in.size() && octal(in[i + 1]) &&
-        octal(in[i + 2]) && octal(in[i + 3])) {
-      out.push_back(static_cast<char>((in[i + 1] - '0') * 64 +
-                                      (in[i + 2] - '0') * 8 + (in[i + 3] - '0')));
+    if (in[i] == '\\' && i + 3 < in.size() && octal(in[i + 1]) && octal(in[i + 2]) &&
+        octal(in[i + 3])) {
+      out.push_back(static_cast<char>((in[i + 1] - '0') * 64 + (in[i + 2] - '0') * 8 +
+                                      (in[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(in[i]);
@@ -113,12 +112,10 @@ Result<std::string> Cgroup::normalizePath(std::string_view path) {
   std::vector<std::string> parts;
   for (const std::string& part : strings::split(path, '/', true)) {
     if (part == ".") continue;
-    if (part == "..")
-      return Error::make("cgroup path '{}': '..' is not allowed", path);
+    if (part == "..") return Error::make("cgroup path '{}': '..' is not allowed", path);
     parts.push_back(part);
   }
-  if (parts.empty())
-    return Error::make("cgroup path '{}': names the cgroup root", path);
+  if (parts.empty()) return Error::make("cgroup path '{}': names the cgroup root", path);
   return "/" + strings::join(parts, "/");
 }
 

@@ -21,7 +21,8 @@ Result<std::string> bytesValue(const char* field, int64_t value, const char* unl
 
 Status memoryV1(const CgroupDir& dir, const CgroupLimits& l) {
   if (l.memoryReservation) {
-    TRY_ASSIGN(std::string soft, bytesValue("memoryReservation", *l.memoryReservation, "-1"));
+    TRY_ASSIGN(std::string soft,
+               bytesValue("memoryReservation", *l.memoryReservation, "-1"));
     TRY(dir.write("memory.soft_limit_in_bytes", soft));
   }
   std::optional<int64_t> memory = l.memoryLimit;
@@ -36,7 +37,8 @@ Status memoryV1(const CgroupDir& dir, const CgroupLimits& l) {
   if (memory && swap) {
     TRY_ASSIGN(std::string current, dir.read("memory.limit_in_bytes"));
     std::optional<uint64_t> limit = strings::toUint(strings::trim(current));
-    if (!limit) return Error::make("{}/memory.limit_in_bytes: bad value '{}'", dir.path, current);
+    if (!limit)
+      return Error::make("{}/memory.limit_in_bytes: bad value '{}'", dir.path, current);
     swapFirst = *swap == -1 || *limit < static_cast<uint64_t>(*swap);
   }
   std::string memsw;
@@ -49,7 +51,8 @@ Status memoryV1(const CgroupDir& dir, const CgroupLimits& l) {
     TRY(dir.write("memory.limit_in_bytes", limit));
   }
   if (swap && !swapFirst) TRY(dir.write("memory.memsw.limit_in_bytes", memsw));
-  if (l.disableOomKiller) TRY(dir.write("memory.oom_control", *l.disableOomKiller ? "1" : "0"));
+  if (l.disableOomKiller)
+    TRY(dir.write("memory.oom_control", *l.disableOomKiller ? "1" : "0"));
   return ok();
 }
 
@@ -64,7 +67,8 @@ Status cpuV1(const CgroupDir& dir, const CgroupLimits& l) {
     retryPeriod = !period;
   }
   if (l.cpuQuota)
-    TRY(dir.write("cpu.cfs_quota_us", std::to_string(*l.cpuQuota < 0 ? -1 : *l.cpuQuota)));
+    TRY(dir.write("cpu.cfs_quota_us",
+                  std::to_string(*l.cpuQuota < 0 ? -1 : *l.cpuQuota)));
   if (retryPeriod) TRY(dir.write("cpu.cfs_period_us", std::to_string(*l.cpuPeriod)));
   return ok();
 }
@@ -98,7 +102,8 @@ Status Cgroup::applyV1(const CgroupLimits& l) {
 Status Cgroup::apply(const CgroupLimits& l) {
   // Refuse up front rather than half-apply limits the host cannot enforce.
   if (!l.unified.empty() && v2() == nullptr)
-    return Error::make("cgroup '{}': unified limits need cgroup2, which is not mounted", path_);
+    return Error::make("cgroup '{}': unified limits need cgroup2, which is not mounted",
+                       path_);
   const std::pair<bool, const char*> wanted[] = {{memorySet(l), "memory"},
                                                  {cpuSet(l), "cpu"},
                                                  {cpusetSet(l), "cpuset"},

@@ -41,7 +41,8 @@ Result<std::optional<std::string>> swapForV2(const CgroupLimits& l) {
 
 Status memoryV2(const CgroupDir& dir, const CgroupLimits& l) {
   if (l.memoryReservation) {
-    TRY_ASSIGN(std::string low, bytesValue("memoryReservation", *l.memoryReservation, "max"));
+    TRY_ASSIGN(std::string low,
+               bytesValue("memoryReservation", *l.memoryReservation, "max"));
     TRY(dir.write("memory.low", low));
   }
   if (l.memoryLimit) {
@@ -61,7 +62,8 @@ uint64_t sharesToWeight(uint64_t shares) {
 }
 
 Status cpuV2(const CgroupDir& dir, const CgroupLimits& l) {
-  if (l.cpuShares) TRY(dir.write("cpu.weight", std::to_string(sharesToWeight(*l.cpuShares))));
+  if (l.cpuShares)
+    TRY(dir.write("cpu.weight", std::to_string(sharesToWeight(*l.cpuShares))));
   if (!l.cpuQuota && !l.cpuPeriod) return ok();
   // cpu.max holds both values; keep whichever one was not given.
   std::string quota = "max";
@@ -118,8 +120,10 @@ Status Cgroup::enableV2Controllers(const std::set<std::string>& controllers) {
     std::vector<std::string> add;
     for (const std::string& name : controllers)
       if (!have.count(name)) add.push_back("+" + name);
-    if (!add.empty()) TRY(ancestor.write("cgroup.subtree_control", strings::join(add, " ")));
-    TRY_ASSIGN(dir, UniqueFd::openat(dir.get(), parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+    if (!add.empty())
+      TRY(ancestor.write("cgroup.subtree_control", strings::join(add, " ")));
+    TRY_ASSIGN(
+        dir, UniqueFd::openat(dir.get(), parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
     dirPath += "/" + parts[i];
   }
   return ok();

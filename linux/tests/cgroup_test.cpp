@@ -73,7 +73,8 @@ std::string get(const std::string& path) {
 TEST(CgroupLayoutTest, HybridFromThisHostsMountinfo) {
   TempDir root;
   put(root.path() + "/sys/fs/cgroup/unified/cgroup.controllers", "hugetlb\n");
-  Result<CgroupLayout> layout = CgroupLayout::fromMountInfo(HYBRID_MOUNTINFO, root.path());
+  Result<CgroupLayout> layout =
+      CgroupLayout::fromMountInfo(HYBRID_MOUNTINFO, root.path());
   ASSERT_TRUE(layout) << layout.error().message;
   EXPECT_EQ(layout->mode, CgroupLayout::Mode::Hybrid);
   EXPECT_EQ(layout->v2Mount, root.path() + "/sys/fs/cgroup/unified");
@@ -90,7 +91,8 @@ TEST(CgroupLayoutTest, UnifiedHasEverythingInV2) {
   TempDir root;
   put(root.path() + "/sys/fs/cgroup/cgroup.controllers",
       "cpuset cpu io memory hugetlb pids rdma misc\n");
-  Result<CgroupLayout> layout = CgroupLayout::fromMountInfo(UNIFIED_MOUNTINFO, root.path());
+  Result<CgroupLayout> layout =
+      CgroupLayout::fromMountInfo(UNIFIED_MOUNTINFO, root.path());
   ASSERT_TRUE(layout) << layout.error().message;
   EXPECT_EQ(layout->mode, CgroupLayout::Mode::Unified);
   EXPECT_EQ(layout->v2Mount, root.path() + "/sys/fs/cgroup");
@@ -128,7 +130,8 @@ TEST(CgroupLayoutTest, ErrorsWithoutAnyCgroupMount) {
 
 TEST(CgroupLayoutTest, ErrorsWhenCgroupControllersIsUnreadable) {
   TempDir root;
-  Result<CgroupLayout> layout = CgroupLayout::fromMountInfo(UNIFIED_MOUNTINFO, root.path());
+  Result<CgroupLayout> layout =
+      CgroupLayout::fromMountInfo(UNIFIED_MOUNTINFO, root.path());
   ASSERT_FALSE(layout);
   EXPECT_NE(layout.error().message.find("cgroup.controllers"), std::string::npos);
 }
@@ -170,13 +173,13 @@ class CgroupV2FakeTest : public ::testing::Test {
     put(root_ + "/cgroup.controllers", "cpuset cpu io memory hugetlb pids\n");
     put(root_ + "/cgroup.subtree_control");
     put(root_ + "/test/cgroup.subtree_control");
-    for (const char* file :
-         {"memory.max", "memory.low", "memory.swap.max", "memory.high", "cpu.weight",
-          "cpu.max", "cpuset.cpus", "cpuset.mems", "pids.max", "cgroup.procs",
-          "cgroup.freeze"})
+    for (const char* file : {"memory.max", "memory.low", "memory.swap.max", "memory.high",
+                             "cpu.weight", "cpu.max", "cpuset.cpus", "cpuset.mems",
+                             "pids.max", "cgroup.procs", "cgroup.freeze"})
       put(leaf() + "/" + file);
     put(leaf() + "/cgroup.events", "populated 1\nfrozen 1\n");
-    Result<CgroupLayout> layout = CgroupLayout::fromMountInfo(UNIFIED_MOUNTINFO, tmp_.path());
+    Result<CgroupLayout> layout =
+        CgroupLayout::fromMountInfo(UNIFIED_MOUNTINFO, tmp_.path());
     ASSERT_TRUE(layout) << layout.error().message;
     layout_ = *layout;
   }
@@ -351,7 +354,8 @@ class CgroupV1FakeTest : public ::testing::Test {
     put(leaf("cpuset") + "/cpuset.mems", "0\n");
     put(leaf("pids") + "/pids.max", "max\n");
     put(leaf("freezer") + "/freezer.state", "THAWED\n");
-    Result<CgroupLayout> layout = CgroupLayout::fromMountInfo(HYBRID_MOUNTINFO, tmp_.path());
+    Result<CgroupLayout> layout =
+        CgroupLayout::fromMountInfo(HYBRID_MOUNTINFO, tmp_.path());
     ASSERT_TRUE(layout) << layout.error().message;
     layout_ = *layout;
   }
@@ -445,7 +449,8 @@ TEST_F(CgroupV1FakeTest, AddProcessJoinsEveryHierarchyAndPidsUnitesThem) {
 }
 
 TEST_F(CgroupV1FakeTest, UnifiedLimitsNeedCgroup2AndV2DirFdNeedsUnified) {
-  Result<CgroupLayout> legacy = CgroupLayout::fromMountInfo(LEGACY_MOUNTINFO, tmp_.path());
+  Result<CgroupLayout> legacy =
+      CgroupLayout::fromMountInfo(LEGACY_MOUNTINFO, tmp_.path());
   ASSERT_TRUE(legacy);
   put(tmp_.path() + "/sys/fs/cgroup/cpu,cpuacct/test/c1/cgroup.procs");
   Result<Cgroup> cg = Cgroup::open(*legacy, "/test/c1");
