@@ -226,7 +226,9 @@ Status cgroupEntry(int rootfd, const MountEntry& m, const MountOptions& o) {
   auto controllers = v1Controllers();
   for (const auto& host : parseMountInfo(text)) {
     if (!strings::startsWith(host.mountPoint, "/sys/fs/cgroup/")) continue;
-    if (host.fsType != "cgroup" && host.fsType != "cgroup2") continue;
+    // The v1 view only, as runc gives it on a hybrid host: the cgroup2 mount
+    // there holds no controller a container limit lives in.
+    if (host.fsType != "cgroup") continue;
     TRY(mountV1Hierarchy(rootfd, m, o, host, controllers));
   }
   TRY_ASSIGN(UniqueFd top, openInRoot(rootfd, m.destination, O_PATH));
