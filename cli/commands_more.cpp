@@ -19,16 +19,17 @@ void Commands::addExec(CLI::App& app) {
   exec->add_option("-p,--process", processFile_, "process.json (the OCI process object)");
   exec->add_flag("-t,--tty", exec_.tty, "allocate a pseudo-terminal");
   exec->add_flag("-d,--detach", exec_.detach, "do not wait for the process");
-  exec->add_option("-e,--env", exec_.env, "KEY=VALUE, repeatable");
+  exec->add_option("-e,--env", exec_.env, "KEY=VALUE, repeatable")->allow_extra_args(false);
   exec->add_option("--cwd", exec_.cwd, "working directory inside the container");
   exec->add_option("-u,--user", exec_.user, "UID[:GID]");
-  exec->add_option("-c,--cap", exec_.capabilities, "add a capability, repeatable");
+  exec->add_option("-c,--cap", exec_.capabilities, "add a capability, repeatable")->allow_extra_args(false);
   exec->add_flag("--no-new-privs", exec_.noNewPrivs, "set no_new_privs");
   exec->add_option("--pid-file", exec_.pidFile);
   exec->add_option("--console-socket", exec_.consoleSocket);
   exec->add_option("--preserve-fds", exec_.preserveFds);
-  exec->add_option("id", exec_.id)->required();
-  exec->add_option("command", exec_.args, "command and arguments");
+  exec->add_option("id", exec_.id, "container id")->required();
+  // Everything after the id is the command, whatever it looks like
+  // ("sh -c ..."): no option of ours is parsed past it.
   exec->prefix_command();
   exec->callback([this, exec] {
     sealed_ = true;
