@@ -40,7 +40,9 @@ class RuntimeFixture : public ::testing::Test {
     std::filesystem::create_directories(work);
     if (name == "nucleo") {
       if (Status probe = probeRuntime(name, work / "probe"); !probe) {
-        *why = "nucleo not usable yet: " + probe.error().message;
+        // nucleo is the runtime under test: unusable is a failure, not a skip.
+        *why = "nucleo cannot run the helper bundle: " + probe.error().message;
+        ADD_FAILURE() << *why;
         return nullptr;
       }
     }
@@ -62,6 +64,9 @@ class RuntimeFixture : public ::testing::Test {
 
   // A container id unique across concurrently running test processes; it is
   // deleted (--force) with `rt` at teardown.
+  // The per-test temporary directory.
+  const std::filesystem::path& tmpPath() const { return tmp_->path(); }
+
   std::string newId(const Runtime& rt, const std::string& what) {
     std::string id = "nit-" + std::to_string(::getpid()) + "-" +
                      std::to_string(++ids_) + "-" + what;

@@ -1,0 +1,153 @@
+// nucleo-specific behaviour beyond what the differential tests compare: exec
+// into a running container, pause/resume, ps, hooks with the state JSON on
+// stdin, and bad input that must fail with a one-line error and leave nothing.
+
+#include <filesystem>
+#include <thread>
+
+#include <gmock/gmock.h>
+
+#include "base/fs.hpp"
+#include "integration-tests/runtime/fixture.hpp"
+
+namespace nucleo::itest {
+namespace {
+
+namespace stdfs = std::filesystem;
+using ::testing::HasSubstr;
+
+class NucleoCli : public RuntimeFixture {
+ protected:
+  const Runtime* nucleo() {
+    std::string why;
+    return runtime("nucleo", &why);
+  }
+  std::string stateField(const Runtime& rt, const std::string& id, const char* key) {
+    RunResult r = rt.run({"state", id}, 10s);
+    auto v = parseJson(r.out, "state");
+    if (r.exitCode != 0 || !v || !v->is_object() || !v->as_object().contains(key)) return "";
+    return boost::json::serialize(v->as_object().at(key));
+  }
+  // A detached container sleeping, with a seccomp rule and hooks.
+  std::string startSleeper(const Runtime& rt, const std::string& hookDir) {
+    auto b = bundle();
+    if (!b) return "";
+    b->setArgs({"sleep", "30"});
+    auto& linux = b->config()["linux"].as_object();
+    linux["seccomp"] = boost::json::parse(R"({"defaultAction":"SCMP_ACT_ALLOW",
+        "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]})");
+    b->config()["hooks"] = boost::json::object{
+        {"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + hookDir + "/createRuntime"}}}}},
+        {"poststop", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + hookDir + "/poststop"}}}}}};
+    EXPECT_TRUE(b->save());
+    std::string id = newId(rt, "sleeper");
+    RunResult r = rt.run({"run", "--detach", "--bundle", b->dir().string(), id});
+    EXPECT_EQ(r.exitCode, 0) << r.describe();
+    return id;
+  }
+};
+
+TEST_F(NucleoCli, ROOT_ExecJoinsTheContainerWithItsSeccompProfile) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  std::string hooks = tmpPath().string();
+  std::string id = startSleeper(*rt, hooks);
+  // "-c" after the id belongs to the command, not to --cap.
+  RunResult r = rt->run({"exec", id, "sh", "-c", "mkdir /tmp/x; echo rc=$?; hostname; echo $$"});
+  EXPECT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_THAT(r.err, HasSubstr("Function not implemented"));  // errnoRet 38 = ENOSYS
+  EXPECT_THAT(r.out, HasSubstr("rc=1"));
+  r = rt->run({"exec", "--user", "1000:100", "-e", "A=1", "-e", "B=2", id, "sh", "-c",
+               "echo $(id -u):$(id -g) $A$B; exit 5"});
+  EXPECT_EQ(r.exitCode, 5) << r.describe();
+  EXPECT_THAT(r.out, HasSubstr("1000:100 12"));
+  r = rt->run({"exec", id, "no-such-program"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_THAT(r.err, HasSubstr("\"no-such-program\": executable file not found"));
+
+  // The createRuntime hook saw the state JSON with the id and the init pid.
+  auto created = fs::readFile(hooks + "/createRuntime");
+  ASSERT_TRUE(created);
+  EXPECT_THAT(*created, HasSubstr("\"id\":\"" + id + "\""));
+  EXPECT_THAT(*created, HasSubstr("\"status\":\"creating\""));
+  EXPECT_THAT(*created, HasSubstr("\"pid\":" + stateField(*rt, id, "pid")));
+
+  r = rt->run({"delete", "--force", id});
+  EXPECT_EQ(r.exitCode, 0) << r.describe();
+  auto stopped = fs::readFile(hooks + "/poststop");
+  ASSERT_TRUE(stopped);
+  EXPECT_THAT(*stopped, HasSubstr("\"status\":\"stopped\""));
+}
+
+TEST_F(NucleoCli, ROOT_PauseResumePsAndKill) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  std::string id = startSleeper(*rt, tmpPath().string());
+  std::string pid = stateField(*rt, id, "pid");
+  RunResult r = rt->run({"ps", "--format", "json", id});
+  EXPECT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_EQ(r.out, "[" + pid + "]\n");
+  r = rt->run({"ps", id});
+  EXPECT_THAT(r.out, HasSubstr("sleep 30"));
+  EXPECT_EQ(rt->run({"pause", id}).exitCode, 0);
+  EXPECT_EQ(stateField(*rt, id, "status"), "\"paused\"");
+  r = rt->run({"pause", id});
+  EXPECT_THAT(r.err, HasSubstr("it is paused"));
+  EXPECT_EQ(rt->run({"resume", id}).exitCode, 0);
+  EXPECT_EQ(stateField(*rt, id, "status"), "\"running\"");
+  r = rt->run({"kill", id, "SIGNOPE"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_EQ(r.err, "nucleo: unknown signal \"SIGNOPE\"\n");
+  EXPECT_EQ(rt->run({"kill", "--all", id, "KILL"}).exitCode, 0);
+  for (int i = 0; i < 100 && stateField(*rt, id, "status") != "\"stopped\""; ++i)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(stateField(*rt, id, "status"), "\"stopped\"");
+  EXPECT_EQ(rt->run({"delete", id}).exitCode, 0);
+}
+
+// Each bad config fails create with one line naming the field and leaves no
+// state directory, no cgroup and no process.
+TEST_F(NucleoCli, ROOT_BadConfigIsRefusedAndLeavesNothing) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  struct Case {
+    const char* what;
+    std::function<void(boost::json::object&)> edit;
+    const char* message;
+  };
+  std::vector<Case> cases = {
+      {"unknown capability",
+       [](auto& c) { c["process"].as_object()["capabilities"].as_object()["bounding"].as_array().push_back("CAP_NOPE"); },
+       "process.capabilities.bounding: unknown capability \"CAP_NOPE\""},
+      {"bad mount option",
+       [](auto& c) { c["mounts"].as_array().push_back(boost::json::parse(R"({"destination":"/x","type":"tmpfs","source":"tmpfs","options":["tmpcopyup"]})")); },
+       "tmpcopyup"},
+      {"wrong type", [](auto& c) { c["process"].as_object()["args"] = 5; }, "process.args: expected an array"},
+      {"unknown namespace",
+       [](auto& c) { c["linux"].as_object()["namespaces"].as_array().push_back(boost::json::parse(R"({"type":"bogus"})")); },
+       "unknown namespace type \"bogus\""},
+      {"seccomp notify",
+       [](auto& c) { c["linux"].as_object()["seccomp"] = boost::json::parse(R"({"defaultAction":"SCMP_ACT_NOTIFY"})"); },
+       "SCMP_ACT_NOTIFY"},
+      {"failing hook",
+       [](auto& c) { c["hooks"] = boost::json::parse(R"({"createRuntime":[{"path":"/bin/false"}]})"); },
+       "createRuntime hook /bin/false: exited with status 1"},
+  };
+  for (const auto& c : cases) {
+    auto b = bundle();
+    ASSERT_TRUE(b);
+    c.edit(b->config());
+    ASSERT_TRUE(b->save());
+    std::string id = newId(*rt, "bad");
+    RunResult r = rt->run({"create", "--bundle", b->dir().string(), id});
+    EXPECT_NE(r.exitCode, 0) << c.what;
+    EXPECT_THAT(r.err, HasSubstr(c.message)) << c.what;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.what << ": " << r.err;
+    EXPECT_FALSE(stdfs::exists(rt->root() / id)) << c.what;
+    for (const char* h : {"memory", "pids", "cpu"})
+      EXPECT_FALSE(stdfs::exists(stdfs::path("/sys/fs/cgroup") / h / "nucleo" / id)) << c.what;
+  }
+}
+
+}  // namespace
+}  // namespace nucleo::itest
