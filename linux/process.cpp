@@ -126,9 +126,15 @@ Result<int> parseSignal(std::string_view name) {
     const char* abbrev = ::sigabbrev_np(sig);
     if (abbrev && upper == abbrev) return sig;
   }
-  if (strings::startsWith(upper, "RTMIN")) {
-    auto offset = upper.size() == 5 ? std::optional<int64_t>(0) : strings::toInt(upper.substr(5));
-    if (offset && SIGRTMIN + *offset <= SIGRTMAX) return SIGRTMIN + static_cast<int>(*offset);
+  // RTMIN, RTMIN+N and RTMAX-N, as kill(1) spells real-time signals.
+  if (strings::startsWith(upper, "RTMIN") || strings::startsWith(upper, "RTMAX")) {
+    bool min = upper[4] == 'N';
+    std::string rest = upper.substr(5);
+    std::optional<int64_t> offset = rest.empty() ? std::optional<int64_t>(0) : std::nullopt;
+    if (!rest.empty() && rest[0] == (min ? '+' : '-')) offset = strings::toUint(rest.substr(1));
+    int sig = min ? SIGRTMIN + static_cast<int>(offset.value_or(0))
+                  : SIGRTMAX - static_cast<int>(offset.value_or(0));
+    if (offset && sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
   }
   return Error::make("unknown signal \"{}\"", name);
 }

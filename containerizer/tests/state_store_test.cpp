@@ -73,6 +73,8 @@ TEST(Signals, ParseNamesAndNumbers) {
   EXPECT_EQ(*os::parseSignal("sigusr1"), SIGUSR1);
   EXPECT_EQ(*os::parseSignal("9"), 9);
   EXPECT_EQ(*os::parseSignal("RTMIN+2"), SIGRTMIN + 2);
+  EXPECT_EQ(*os::parseSignal("SIGRTMAX-1"), SIGRTMAX - 1);
+  EXPECT_FALSE(os::parseSignal("RTMIN+99"));
   auto bad = os::parseSignal("SIGFOO");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message, "unknown signal \"SIGFOO\"");
