@@ -62,6 +62,33 @@ Status setupNamespaces(InitPlan& plan) {
   return applySysctl(spec.linux.sysctl);
 }
 
+// The parent moves the init into its cgroup while the init builds its
+// rootfs: a cgroup v1 attach waits for an RCU grace period (~13 ms), which
+// then overlaps the mount work instead of adding to it. CgroupReady may come
+// before or between any other parent message.
+Status expectMessage(InitPlan& plan, SyncType expected) {
+  for (;;) {
+    TRY_ASSIGN(SyncMessage m, syncRecv(plan.syncFd));
+    if (m.type == SyncType::Error) return Error{m.code, m.text};
+    if (m.type == SyncType::CgroupReady) {
+      plan.inCgroup = true;
+      if (expected == SyncType::CgroupReady) return ok();
+      continue;
+    }
+    if (m.type != expected)
+      return Error::make("sync: expected message {}, got {}", static_cast<int>(expected),
+                         static_cast<int>(m.type));
+    return ok();
+  }
+}
+
+// Before anything that must happen inside the cgroup: a cgroup namespace,
+// forking hooks (pids limit), and before the process may start.
+Status ensureInCgroup(InitPlan& plan) {
+  if (plan.inCgroup) return ok();
+  return expectMessage(plan, SyncType::CgroupReady);
+}
+
 Result<std::string> readStateJson(int memfd) {
   if (memfd < 0) return std::string("{}");
   return fs::readFile("/proc/self/fd/" + std::to_string(memfd));
@@ -71,7 +98,7 @@ Result<std::string> readStateJson(int memfd) {
 // it for reading. The fifo is reached through a directory fd taken before
 // pivot_root, and closed before exec.
 Status waitForStart(InitPlan& plan) {
-  if (plan.stateDirFd < 0) return syncExpect(plan.syncFd, SyncType::Start);
+  if (plan.stateDirFd < 0) return expectMessage(plan, SyncType::Start);
   ::close(plan.syncFd);
   plan.syncFd = -1;
   int fifo = ::openat(plan.stateDirFd, "exec.fifo", O_WRONLY | O_CLOEXEC);
@@ -91,12 +118,16 @@ Status finishProcess(InitPlan& plan) {
 }
 
 Status setupContainer(InitPlan& plan) {
-  TRY(syncExpect(plan.syncFd, SyncType::Go));
-  TRY(setupNamespaces(plan));
+  TRY(expectMessage(plan, SyncType::Go));
   const oci::Spec& spec = *plan.spec;
-  if (!spec.hooks.prestart.empty() || !spec.hooks.createRuntime.empty()) {
+  const auto& hooks = spec.hooks;
+  if (plan.unshareFlags || !hooks.prestart.empty() || !hooks.createRuntime.empty() ||
+      !hooks.createContainer.empty())
+    TRY(ensureInCgroup(plan));
+  TRY(setupNamespaces(plan));
+  if (!hooks.prestart.empty() || !hooks.createRuntime.empty()) {
     TRY(syncSend(plan.syncFd, SyncType::CreateRuntimeHooks));
-    TRY(syncExpect(plan.syncFd, SyncType::HooksDone));
+    TRY(expectMessage(plan, SyncType::HooksDone));
   }
   TRY_ASSIGN(UniqueFd rootfd, os::prepareRootfs(plan.rootfs));
   if (plan.process.cwd != "/") {
@@ -112,7 +143,7 @@ Status setupContainer(InitPlan& plan) {
   TRY(os::finishRootfs(plan.rootfs));
   if (plan.process.terminal) TRY(setupConsole(plan.process, plan.consoleFd));
   TRY(applyProcessLimits(plan.process));
-  return ok();
+  return ensureInCgroup(plan);
 }
 
 }  // namespace

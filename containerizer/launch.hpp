@@ -36,6 +36,7 @@ struct InitPlan {
   int unshareFlags = 0;              // unshared by the init after it is in its cgroup
   bool newUts = false;
   int syncFd = -1;
+  bool inCgroup = false;   // CgroupReady received
   int stateDirFd = -1;     // `create`: exec.fifo lives here; -1 for `run`
   int consoleFd = -1;      // console socket to send the pty master to
   int stateMemFd = -1;     // state JSON for hooks run by the init
@@ -64,6 +65,7 @@ struct Launched {
   UniqueFd syncFd;     // `run`: send Start, then EOF means exec'd
   UniqueFd ptyMaster;  // ownTerminal: the container's terminal
   oci::Spec spec;
+  std::optional<os::Cgroup> cgroup;
 };
 
 // Parses the bundle, builds the plans and the cgroup, clones the init and

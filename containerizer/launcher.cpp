@@ -118,7 +118,7 @@ struct LaunchScope {
 };
 
 static Status parentHandshake(const LaunchRequest& req, const oci::Spec& spec, InitPlan& plan,
-                              Launched& out, int syncFd) {
+                              Launched& out, int syncFd, os::Cgroup& cgroup, bool placed) {
   const auto& uids = spec.linux.uidMappings;
   if (spec.linux.hasNamespace("user") && !spec.linux.findNamespace("user")->path.size()) {
     std::vector<os::IdMap> u, g;
@@ -132,6 +132,8 @@ static Status parentHandshake(const LaunchRequest& req, const oci::Spec& spec, I
       return Error::fromErrno("write hook state");
   }
   TRY(syncSend(syncFd, SyncType::Go));
+  if (!placed) TRY(cgroup.addProcess(out.pid));
+  TRY(syncSend(syncFd, SyncType::CgroupReady));
   for (;;) {
     TRY_ASSIGN(SyncMessage m, syncRecv(syncFd));
     if (m.type == SyncType::Error) return Error{m.code, m.text};
@@ -222,8 +224,7 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
   out.pid = scope.pid;
   sync.second.reset();
   console.reset();
-  if (!cgroupFd) TRY(scope.cgroup->addProcess(out.pid));
-  TRY(parentHandshake(req, spec, plan, out, sync.first.get()));
+  TRY(parentHandshake(req, spec, plan, out, sync.first.get(), *scope.cgroup, cgroupFd.valid()));
   if (ownConsoleEnd) {
     TRY_ASSIGN(int master, receiveFd(ownConsoleEnd.get()));
     out.ptyMaster.reset(master);
@@ -235,6 +236,7 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
     (void)!::pwrite(stateMem.get(), json.data(), json.size(), 0);
   }
   out.syncFd = std::move(sync.first);
+  out.cgroup = std::move(scope.cgroup);
   scope.committed = true;
   return out;
 }

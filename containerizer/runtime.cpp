@@ -146,7 +146,7 @@ Result<int> Runtime::run(const CreateOptions& options, bool detach) {
   warnIfFailed(runHooks(launched.spec.hooks.poststart, json, "poststart"));
   if (detach) return 0;
   auto status = waitForeground(launched.pid, launched.ptyMaster.get());
-  auto removed = remove(options.id, true);
+  auto removed = cleanup(record, &launched.spec, launched.cgroup ? &*launched.cgroup : nullptr);
   if (!status) return std::move(status).error();
   TRY(std::move(removed));
   return *status;
@@ -220,14 +220,26 @@ Status Runtime::kill(const std::string& id, int signal, bool all) {
   return os::pidfdSignal(pidfd, signal).context("kill container \"{}\"", id);
 }
 
-Status Runtime::cleanup(const ContainerRecord& record) {
-  auto spec = oci::loadSpec(record.bundle);
+Status Runtime::cleanup(const ContainerRecord& record, const oci::Spec* spec,
+                        os::Cgroup* cgroup) {
+  std::optional<oci::Spec> loadedSpec;
+  if (!spec) {
+    if (auto s = oci::loadSpec(record.bundle)) loadedSpec = std::move(*s);
+    spec = loadedSpec ? &*loadedSpec : nullptr;
+  }
   if (spec && !spec->hooks.poststop.empty())
     warnIfFailed(runHooks(spec->hooks.poststop,
                           hookStateJson(record.id, 0, record.bundle, "stopped", *spec), "poststop"));
-  auto cgroup = openCgroup(record);
+  std::optional<os::Cgroup> opened;
+  if (!cgroup) {
+    if (auto c = openCgroup(record)) opened = std::move(*c);
+    cgroup = opened ? &*opened : nullptr;
+  }
   if (cgroup) {
-    (void)cgroup->killAll(SIGKILL);
+    // Processes outside the init's pid namespace (or not yet reaped) keep
+    // the cgroup busy; an empty one needs no freeze-and-kill round.
+    auto left = cgroup->pids();
+    if (!left || !left->empty()) (void)cgroup->killAll(SIGKILL);
     TRY(cgroup->destroy().context("delete container \"{}\"", record.id));
   }
   return store_.remove(record.id);

@@ -10,6 +10,7 @@
 
 #include "base/result.hpp"
 #include "containerizer/state_store.hpp"
+#include "linux/cgroup.hpp"
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
 
@@ -61,7 +62,10 @@ class Runtime {
 
  private:
   Result<ContainerStatus> statusOf(const ContainerRecord& record);
-  Status cleanup(const ContainerRecord& record);
+  // Poststop hooks, the cgroup (killing what is left in it) and the state.
+  // `spec` and `cgroup` save reloading them when the caller has them.
+  Status cleanup(const ContainerRecord& record, const oci::Spec* spec = nullptr,
+                 os::Cgroup* cgroup = nullptr);
 
   StateStore store_;
 };

@@ -13,7 +13,8 @@
 namespace nucleo::containerizer {
 
 enum class SyncType : uint32_t {
-  Go = 1,              // parent: maps and cgroup are in place, carry on
+  Go = 1,              // parent: id maps written, carry on
+  CgroupReady,         // parent: the init sits in its cgroup (it may arrive any time after Go)
   CreateRuntimeHooks,  // init: namespaces ready, run createRuntime/prestart hooks
   HooksDone,           // parent: hooks ran
   Ready,               // init: waiting for start

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
-#include <openssl/evp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,6 +15,7 @@
 #include <string_view>
 
 #include "base/fs.hpp"
+#include "base/sha256.hpp"
 #include "base/unique_fd.hpp"
 
 namespace nucleo::os {
@@ -340,16 +340,7 @@ Result<SeccompProgram> compileSeccomp(const SeccompProfile& profile) {
 }
 
 std::string seccompCacheKey(const SeccompProfile& profile) {
-  std::string data = canonicalSerialization(profile);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned len = 0;
-  if (::EVP_Digest(data.data(), data.size(), md.data(), &len, ::EVP_sha256(),
-                   nullptr) != 1)
-    len = 0;  // only on OpenSSL allocation failure; an empty key never hits
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
+  return Sha256::hex(canonicalSerialization(profile));
 }
 
 Result<SeccompProgram> compileSeccompCached(const SeccompProfile& profile,
