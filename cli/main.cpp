@@ -9,9 +9,8 @@
 
 #include "base/logging.hpp"
 #include "cli/commands.hpp"
-#include "linux/process.hpp"
-
-extern char** environ;
+#include "base/fs.hpp"
+#include "linux/protected_exe.hpp"
 
 int main(int argc, char** argv) {
   using namespace nucleo;
@@ -42,7 +41,9 @@ int main(int argc, char** argv) {
                  globals.debug);
   if (commands.needsSealedSelf()) {
     // CVE-2019-5736: processes that enter a container run from a sealed copy.
-    if (auto sealed = os::ensureSealedSelf(argv, environ); !sealed) {
+    std::string empty = globals.root + "/.empty";
+    (void)fs::makeDirs(empty);
+    if (auto sealed = os::ensureProtectedSelf(argv, empty); !sealed) {
       std::fprintf(stderr, "nucleo: %s\n", sealed.error().message.c_str());
       return 1;
     }

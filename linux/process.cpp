@@ -5,8 +5,6 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -137,35 +135,6 @@ Result<int> parseSignal(std::string_view name) {
     if (offset && sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
   }
   return Error::make("unknown signal \"{}\"", name);
-}
-
-static constexpr int SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
-
-bool runningFromSealedCopy() {
-  int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  int seals = ::fcntl(fd, F_GET_SEALS);
-  ::close(fd);
-  return seals >= 0 && (seals & SEALS) == SEALS;
-}
-
-Status ensureSealedSelf(char** argv, char** envp) {
-  if (runningFromSealedCopy()) return ok();
-  TRY_ASSIGN(UniqueFd self, UniqueFd::open("/proc/self/exe", O_RDONLY));
-  struct stat st;
-  if (::fstat(self.get(), &st) < 0) return Error::fromErrno("stat /proc/self/exe");
-  int memfd = ::memfd_create("nucleo", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (memfd < 0) return Error::fromErrno("memfd_create");
-  UniqueFd copy(memfd);
-  off_t offset = 0;
-  while (offset < st.st_size) {
-    ssize_t n = ::sendfile(copy.get(), self.get(), &offset, static_cast<size_t>(st.st_size - offset));
-    if (n < 0) return Error::fromErrno("copy /proc/self/exe to memfd");
-    if (n == 0) break;
-  }
-  if (::fcntl(copy.get(), F_ADD_SEALS, SEALS) < 0) return Error::fromErrno("seal memfd");
-  ::fexecve(copy.get(), argv, envp);
-  return Error::fromErrno("re-execute from sealed memfd");
 }
 
 Status closeFdsFrom(int from, const std::vector<int>& keep) {

@@ -61,13 +61,6 @@ Status pidfdSignal(const UniqueFd& pidfd, int signal);
 // Signal names as kill(1) and runc take them: "TERM", "SIGTERM", "15".
 Result<int> parseSignal(std::string_view name);
 
-// Re-executes the running binary from a sealed memfd copy unless it already
-// runs from one, so a container that reaches /proc/<pid>/exe of a runtime
-// process cannot overwrite the runtime's binary (CVE-2019-5736). Returns only
-// when already running from the sealed copy, or with an Error.
-Status ensureSealedSelf(char** argv, char** envp);
-bool runningFromSealedCopy();
-
 // Closes every fd >= `from` except those listed (sorted ascending).
 Status closeFdsFrom(int from, const std::vector<int>& keep = {});
 

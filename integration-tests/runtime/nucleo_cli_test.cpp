@@ -2,6 +2,10 @@
 // into a running container, pause/resume, ps, hooks with the state JSON on
 // stdin, and bad input that must fail with a one-line error and leave nothing.
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -103,6 +107,30 @@ TEST_F(NucleoCli, ROOT_PauseResumePsAndKill) {
     std::this_thread::sleep_for(20ms);
   EXPECT_EQ(stateField(*rt, id, "status"), "\"stopped\"");
   EXPECT_EQ(rt->run({"delete", id}).exitCode, 0);
+}
+
+// CVE-2019-5736: the container's init runs the runtime from a copy that no
+// one can write, so /proc/<init>/exe cannot be used to overwrite bin/nucleo.
+TEST_F(NucleoCli, ROOT_RuntimeBinaryCannotBeWrittenThroughProcExe) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  auto b = bundle();
+  ASSERT_TRUE(b);
+  b->setArgs({"true"});
+  ASSERT_TRUE(b->save());
+  std::string id = newId(*rt, "exe");
+  RunResult r = rt->run({"create", "--bundle", b->dir().string(), id});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  std::string pid = stateField(*rt, id, "pid");
+  ASSERT_FALSE(pid.empty());
+  auto before = fs::readFile(rt->binary().string());
+  int fd = ::open(("/proc/" + pid + "/exe").c_str(), O_WRONLY);
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  EXPECT_LT(fd, 0) << "the init's executable is writable";
+  EXPECT_TRUE(err == EROFS || err == EPERM || err == ETXTBSY) << std::strerror(err);
+  EXPECT_EQ(*fs::readFile(rt->binary().string()), *before);
+  EXPECT_EQ(rt->run({"delete", "--force", id}).exitCode, 0);
 }
 
 // Each bad config fails create with one line naming the field and leaves no
