@@ -133,10 +133,15 @@ static Status parentHandshake(const LaunchRequest& req, const oci::Spec& spec, I
   }
   TRY(syncSend(syncFd, SyncType::Go));
   if (!placed) TRY(cgroup.addProcess(out.pid));
-  TRY(syncSend(syncFd, SyncType::CgroupReady));
+  // An init that failed early has already sent its error: report that one
+  // rather than the broken pipe.
+  Status sent = syncSend(syncFd, SyncType::CgroupReady);
   for (;;) {
-    TRY_ASSIGN(SyncMessage m, syncRecv(syncFd));
+    auto received = syncRecv(syncFd);
+    if (!received) return sent ? std::move(received).error() : std::move(sent).error();
+    SyncMessage& m = *received;
     if (m.type == SyncType::Error) return Error{m.code, m.text};
+    if (!sent) return sent;
     if (m.type == SyncType::Ready) return ok();
     if (m.type != SyncType::CreateRuntimeHooks) return Error::make("sync: unexpected message");
     std::string json = hookStateJson(req.id, out.pid, req.bundle, "creating", spec);
@@ -176,6 +181,7 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
   LaunchScope scope;
   TRY_ASSIGN(os::CgroupLayout layout, os::CgroupLayout::detect());
   TRY_ASSIGN(out.cgroupPath, isolator::planCgroupPath(spec, req.id));
+  plan.rootfs.cgroupPath = out.cgroupPath;
   TRY_ASSIGN(scope.cgroup, os::Cgroup::create(layout, out.cgroupPath));
   if (spec.linux.resources)
     TRY(scope.cgroup->apply(isolator::planCgroupLimits(*spec.linux.resources)));

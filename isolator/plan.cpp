@@ -152,6 +152,7 @@ Result<os::RootfsPlan> planRootfs(const oci::Spec& spec, const std::string& bund
   plan.maskedPaths = spec.linux.maskedPaths;
   plan.readonlyPaths = spec.linux.readonlyPaths;
   plan.mountLabel = spec.linux.mountLabel;
+  plan.cgroupNamespace = spec.linux.hasNamespace("cgroup");
   return plan;
 }
 

@@ -188,10 +188,32 @@ std::string v1MountData(const std::string& superOptions,
   return strings::join(keep, ",");
 }
 
+// Without a cgroup namespace a fresh cgroup mount would show the host's whole
+// hierarchy: bind only the container's own cgroup there instead.
+Status bindOwnCgroup(int rootfd, const MountEntry& m, const MountOptions& o,
+                     const std::string& hostDir, const std::string& destination) {
+  MountEntry bind;
+  bind.destination = destination;
+  bind.type = "bind";
+  bind.source = hostDir;
+  MountOptions bo;
+  bo.bind = true;
+  bo.flags = o.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_RDONLY);
+  msFlagsToAttr(bo.flags, 0, &bo.attrSet, &bo.attrClear);
+  (void)m;
+  return bindEntry(rootfd, bind, bo, false).context("cgroup '{}'", hostDir);
+}
+
 Status mountV1Hierarchy(int rootfd, const MountEntry& m, const MountOptions& o,
                         const MountInfo& host,
-                        const std::set<std::string>& controllers) {
+                        const std::set<std::string>& controllers, const RootfsPlan& plan) {
   std::string sub = host.mountPoint.substr(std::string("/sys/fs/cgroup").size());
+  if (!plan.cgroupNamespace && !plan.cgroupPath.empty()) {
+    // A hierarchy the container has no cgroup in (name=systemd, which holds
+    // no controller) is mounted whole, below.
+    std::string own = host.mountPoint + plan.cgroupPath;
+    if (fs::exists(own)) return bindOwnCgroup(rootfd, m, o, own, cleanPath(m.destination) + sub);
+  }
   MountEntry child;
   child.destination = cleanPath(m.destination) + sub;
   child.type = host.fsType;
@@ -209,9 +231,12 @@ Status mountV1Hierarchy(int rootfd, const MountEntry& m, const MountOptions& o,
 // A "cgroup" mount: cgroup2 on a unified host; on a v1 or hybrid host a tmpfs
 // holding every host hierarchy mounted again by controller (runc's
 // mountCgroupV1 for a container with a cgroup namespace).
-Status cgroupEntry(int rootfd, const MountEntry& m, const MountOptions& o) {
+Status cgroupEntry(int rootfd, const MountEntry& m, const MountOptions& o,
+                   const RootfsPlan& plan) {
   struct statfs st;
   if (::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) {
+    if (!plan.cgroupNamespace && !plan.cgroupPath.empty())
+      return bindOwnCgroup(rootfd, m, o, "/sys/fs/cgroup" + plan.cgroupPath, m.destination);
     MountEntry v2 = m;
     v2.type = v2.source = "cgroup2";
     return fsEntry(rootfd, v2, o, 0);
@@ -229,7 +254,7 @@ Status cgroupEntry(int rootfd, const MountEntry& m, const MountOptions& o) {
     // The v1 view only, as runc gives it on a hybrid host: the cgroup2 mount
     // there holds no controller a container limit lives in.
     if (host.fsType != "cgroup") continue;
-    TRY(mountV1Hierarchy(rootfd, m, o, host, controllers));
+    TRY(mountV1Hierarchy(rootfd, m, o, host, controllers, plan));
   }
   TRY_ASSIGN(UniqueFd top, openInRoot(rootfd, m.destination, O_PATH));
   uint64_t roSet = (o.flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0;
@@ -237,10 +262,10 @@ Status cgroupEntry(int rootfd, const MountEntry& m, const MountOptions& o) {
   return applyPropagationAndAttrs(top.get(), o, m.destination);
 }
 
-Status mountEntry(int rootfd, const MountEntry& m, bool deferReadonly) {
+Status mountEntry(int rootfd, const MountEntry& m, bool deferReadonly, const RootfsPlan& plan) {
   TRY_ASSIGN(MountOptions o, parseMountOptions(m.options));
   if (o.bind || m.type == "bind") return bindEntry(rootfd, m, o, false);
-  if (m.type == "cgroup") return cgroupEntry(rootfd, m, o);
+  if (m.type == "cgroup") return cgroupEntry(rootfd, m, o, plan);
   if (m.type == "sysfs") return sysfsEntry(rootfd, m, o);
   if (m.type.empty()) {
     return Error{EINVAL, fmt::format("mount '{}' has no type", m.destination)};
@@ -330,7 +355,7 @@ Result<UniqueFd> prepareRootfs(const RootfsPlan& plan) {
              UniqueFd::open(plan.rootfs, O_PATH | O_DIRECTORY));
   for (const auto& m : plan.mounts) {
     bool isDev = cleanPath(m.destination) == "/dev";
-    TRY(mountEntry(rootfd.get(), m, isDev).context("mount '{}'", m.destination));
+    TRY(mountEntry(rootfd.get(), m, isDev, plan).context("mount '{}'", m.destination));
   }
   if (needsDevSetup(plan)) TRY(setupDev(rootfd.get(), plan));
   return rootfd;

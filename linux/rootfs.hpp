@@ -50,7 +50,11 @@ struct RootfsPlan {
   bool noPivot = false;  // --no-pivot: MS_MOVE + chroot instead of pivot_root
   std::vector<std::string> maskedPaths;
   std::vector<std::string> readonlyPaths;
-  std::string mountLabel;  // accepted and ignored: no SELinux on our hosts
+  std::string mountLabel;
+  // The container's cgroup ("/nucleo/<id>"): without a cgroup namespace a
+  // "cgroup" mount shows only this subtree of each hierarchy, as runc does.
+  std::string cgroupPath;
+  bool cgroupNamespace = false;  // accepted and ignored: no SELinux on our hosts
 };
 
 // Step 1, before the pivot. Makes "/" rslave (or the rootfsPropagation mode),

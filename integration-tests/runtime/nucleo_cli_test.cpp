@@ -133,6 +133,25 @@ TEST_F(NucleoCli, ROOT_RuntimeBinaryCannotBeWrittenThroughProcExe) {
   EXPECT_EQ(rt->run({"delete", "--force", id}).exitCode, 0);
 }
 
+// Without a cgroup namespace the container still sees its own cgroup, not
+// the host's hierarchy roots (as runc binds it), so its limits read back.
+TEST_F(NucleoCli, ROOT_ContainerSeesItsOwnCgroupLimits) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  auto b = bundle();
+  ASSERT_TRUE(b);
+  b->setArgs({"sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max "
+                          "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null"});
+  auto& resources = b->config()["linux"].as_object()["resources"].as_object();
+  resources["memory"] = {{"limit", 50331648}};
+  resources["pids"] = {{"limit", 42}};
+  ASSERT_TRUE(b->save());
+  RunResult r = rt->run({"run", "--bundle", b->dir().string(), newId(*rt, "owncg")});
+  EXPECT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_THAT(r.out, HasSubstr("50331648"));
+  EXPECT_THAT(r.out, HasSubstr("42"));
+}
+
 // Each bad config fails create with one line naming the field and leaves no
 // state directory, no cgroup and no process.
 TEST_F(NucleoCli, ROOT_BadConfigIsRefusedAndLeavesNothing) {
