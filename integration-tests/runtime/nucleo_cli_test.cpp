@@ -141,7 +141,7 @@ TEST_F(NucleoCli, ROOT_ContainerSeesItsOwnCgroupLimits) {
   auto b = bundle();
   ASSERT_TRUE(b);
   b->setArgs({"sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max "
-                          "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null"});
+                          "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; true"});
   auto& resources = b->config()["linux"].as_object()["resources"].as_object();
   resources["memory"] = {{"limit", 50331648}};
   resources["pids"] = {{"limit", 42}};
