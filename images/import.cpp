@@ -24,7 +24,9 @@ namespace {
 // a failed import can take back exactly what it added.
 class Source {
  public:
-  explicit Source(const BlobStore& blobs) : blobs_(blobs) {}
+  explicit Source(const BlobStore& blobs) : blobs_(blobs) {
+    if (auto all = blobs.list()) before_.insert(all->begin(), all->end());
+  }
   virtual ~Source() = default;
   virtual bool has(const std::string& rel) const = 0;
   virtual Result<Digest> ingest(const std::string& rel, BlobExpectation expect) = 0;
@@ -47,11 +49,13 @@ class Source {
   void adopt(const Digest& d, bool existed) { noteAdded(d, existed); }
 
  protected:
+  // Blobs present before the import are never taken back, whatever the
+  // source claimed about them.
   void noteAdded(const Digest& d, bool existed) {
-    if (!existed) added_.insert(d);
+    if (!existed && !before_.count(d)) added_.insert(d);
   }
   const BlobStore& blobs_;
-  std::set<Digest> added_;
+  std::set<Digest> before_, added_;
 };
 
 class DirSource : public Source {
@@ -177,14 +181,21 @@ Status Importer::checkManifest(const Digest& digest) {
   std::string what = fmt::format("'{}': manifest {}", path, digest.str());
   TRY_ASSIGN(std::string text, store.blobs().read(digest));
   TRY_ASSIGN(Manifest m, parseManifest(text, what));
-  TRY(source.ingest(blobPath(m.config.digest), {m.config.digest, m.config.size, what + ": config " + m.config.digest.str()}));
+  auto ensure = [&](const Descriptor& d, const std::string& blobWhat) -> Status {
+    if (store.blobs().has(d.digest) && store.blobs().size(d.digest).has_value() &&
+        *store.blobs().size(d.digest) == d.size)
+      return ok();
+    TRY(source.ingest(blobPath(d.digest), {d.digest, d.size, blobWhat}));
+    return ok();
+  };
+  TRY(ensure(m.config, what + ": config " + m.config.digest.str()));
   TRY_ASSIGN(std::string configText, store.blobs().read(m.config.digest));
   TRY(parseImageConfig(configText, "config " + m.config.digest.str()));
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const auto& l = m.layers[i];
     std::string layerWhat = fmt::format("{}: layer {} {}", what, i + 1, l.digest.str());
     TRY(layerCompression(l.mediaType).context("{}", layerWhat));
-    TRY(source.ingest(blobPath(l.digest), {l.digest, l.size, layerWhat}));
+    TRY(ensure(l, layerWhat));
   }
   for (size_t i = 0; i < m.layers.size(); ++i)
     TRY(store.ensureLayer(m.layers[i], fmt::format("layer {}/{}", i + 1, m.layers.size()), progress)
