@@ -35,6 +35,8 @@ class Commands {
   void addInspection(CLI::App& app);
   void addExec(CLI::App& app);
   void addMisc(CLI::App& app);
+  void addImages(CLI::App& app);  // cli/image_commands.cpp
+  int runImage();
   int report(const nucleo::Status& status);
   int runPs();
   containerizer::Runtime runtime() const;
