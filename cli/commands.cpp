@@ -38,6 +38,7 @@ void Commands::registerAll(CLI::App& app) {
   addInspection(app);
   addExec(app);
   addMisc(app);
+  addCgroup(app);
 }
 
 static void addCreateFlags(CLI::App* cmd, containerizer::CreateOptions& o) {

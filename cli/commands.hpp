@@ -35,6 +35,7 @@ class Commands {
   void addInspection(CLI::App& app);
   void addExec(CLI::App& app);
   void addMisc(CLI::App& app);
+  void addCgroup(CLI::App& app);  // update, events: cgroup_commands.cpp
   int report(const nucleo::Status& status);
   int runPs();
   containerizer::Runtime runtime() const;
