@@ -31,7 +31,7 @@ constexpr const char* HYBRID =
     "40 31 0:37 / /sys/fs/cgroup/net_cls rw - cgroup cgroup rw,net_cls\n"
     "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
 
-class Tree : public ::testing::Test {
+class CgroupTree : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/nucleo-cgres-XXXXXX";
@@ -88,7 +88,7 @@ class Tree : public ::testing::Test {
   std::string tmp_;
 };
 
-TEST_F(Tree, V2WritesIoHugetlbBurstAndMemoryProtection) {
+TEST_F(CgroupTree, V2WritesIoHugetlbBurstAndMemoryProtection) {
   unifiedTree();
   Cgroup cg = open(UNIFIED);
   CgroupLimits l;
@@ -114,7 +114,7 @@ TEST_F(Tree, V2WritesIoHugetlbBurstAndMemoryProtection) {
   EXPECT_EQ(get("t/cgroup.subtree_control"), "+cpu +hugetlb +io +memory");
 }
 
-TEST_F(Tree, V2RejectsAPageSizeTheHostLacksAndV1Net) {
+TEST_F(CgroupTree, V2RejectsAPageSizeTheHostLacksAndV1Net) {
   unifiedTree();
   Cgroup cg = open(UNIFIED);
   CgroupLimits l;
@@ -129,7 +129,7 @@ TEST_F(Tree, V2RejectsAPageSizeTheHostLacksAndV1Net) {
   EXPECT_NE(applied.error().message.find("net_cls"), std::string::npos);
 }
 
-TEST_F(Tree, V1WritesBlkioDevicesNetClsAndHugetlbOnTheUnifiedSide) {
+TEST_F(CgroupTree, V1WritesBlkioDevicesNetClsAndHugetlbOnTheUnifiedSide) {
   hybridTree();
   Cgroup cg = open(HYBRID);
   CgroupLimits l;
@@ -152,7 +152,7 @@ TEST_F(Tree, V1WritesBlkioDevicesNetClsAndHugetlbOnTheUnifiedSide) {
   EXPECT_EQ(get("devices/t/c/devices.allow"), "c 136:* rw");  // the last allow written
 }
 
-TEST_F(Tree, V1RefusesV2OnlyMemoryKnobs) {
+TEST_F(CgroupTree, V1RefusesV2OnlyMemoryKnobs) {
   hybridTree();
   Cgroup cg = open(HYBRID);
   CgroupLimits l;
@@ -162,7 +162,7 @@ TEST_F(Tree, V1RefusesV2OnlyMemoryKnobs) {
   EXPECT_NE(applied.error().message.find("cgroup2"), std::string::npos);
 }
 
-TEST_F(Tree, FailedUpdateRestoresEveryEarlierWrite) {
+TEST_F(CgroupTree, FailedUpdateRestoresEveryEarlierWrite) {
   unifiedTree();
   put("t/c/cpu.max", "20000 100000\n");
   put("t/c/memory.max", "67108864\n");
@@ -200,7 +200,7 @@ TEST(CgroupUndoTest, PerDeviceFilesRestoreTheDeviceLineOrItsNoLimitForm) {
   EXPECT_FALSE(undoValue("cgroup.procs", "1\n", "2"));
 }
 
-TEST_F(Tree, StatsFromAV2Tree) {
+TEST_F(CgroupTree, StatsFromAV2Tree) {
   unifiedTree();
   put("t/c/memory.current", "1048576\n");
   put("t/c/memory.peak", "2097152\n");
@@ -244,7 +244,7 @@ TEST_F(Tree, StatsFromAV2Tree) {
   EXPECT_FALSE(s->memoryPressure);  // no memory.pressure file: no PSI
 }
 
-TEST_F(Tree, StatsFromAV1Tree) {
+TEST_F(CgroupTree, StatsFromAV1Tree) {
   hybridTree();
   put("memory/t/c/memory.usage_in_bytes", "4096\n");
   put("memory/t/c/memory.stat", "cache 100\ntotal_cache 300\nrss 5\n");
@@ -278,7 +278,7 @@ TEST(CgroupPsiTest, RejectsMalformedLines) {
   EXPECT_DOUBLE_EQ(psi->full.avg60, 2.5);
 }
 
-TEST_F(Tree, OomWatcherSeesMemoryEventsRiseThroughInotify) {
+TEST_F(CgroupTree, OomWatcherSeesMemoryEventsRiseThroughInotify) {
   unifiedTree();
   put("t/c/memory.events", "oom 0\noom_kill 0\n");
   Cgroup cg = open(UNIFIED);
