@@ -2,7 +2,7 @@
 // limits vs memory+cpu+pids limits), under nucleo and crun in turn in the same
 // run, and the cost of reading one container's full statistics.
 //
-//   nucleo-bench-cgroup --nucleo build/bin/nucleo [--crun /usr/bin/crun]
+//   nucleo-bench-cgroup --nucleo build/bin/nucleo [--crun /usr/bin/crun] [--runc PATH]
 //                       [--bundle DIR] [--runs N] [--stats-reads N]
 // Needs root; exits 77 (skip) without it.
 
@@ -31,12 +31,14 @@ using namespace nucleo;
 namespace {
 
 struct Options {
-  std::string nucleo, crun = "/usr/bin/crun", bundle = NUCLEO_TEST_BUNDLE;
+  std::string nucleo, crun = "/usr/bin/crun", runc = "/usr/sbin/runc",
+                      bundle = NUCLEO_TEST_BUNDLE;
   int runs = 20, statsReads = 1000;
 };
 
-// Runs argv with output to /dev/null; returns wall milliseconds or -1.
-double timed(const std::vector<std::string>& args) {
+// Runs argv with output to /dev/null (stderr to errFile if given); returns
+// wall milliseconds or -1.
+double timed(const std::vector<std::string>& args, const std::string& errFile = "") {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -45,6 +47,10 @@ double timed(const std::vector<std::string>& args) {
   if (pid == 0) {
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
+    if (!errFile.empty()) {
+      int err = ::open(errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (err >= 0) ::dup2(err, 2);
+    }
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -83,9 +89,26 @@ Status writeBundle(const std::string& src, const std::string& dir, bool limits) 
 
 void runBench(const Options& o, const std::string& tmp) {
   struct Runtime { std::string name, bin; };
-  std::vector<Runtime> runtimes = {{"nucleo", o.nucleo}};
-  if (::access(o.crun.c_str(), X_OK) == 0) runtimes.push_back({"crun", o.crun});
-  else std::printf("crun left out: %s not executable\n", o.crun.c_str());
+  std::vector<Runtime> runtimes;
+  // One untimed run each: a runtime that cannot run the bundle here (crun
+  // refuses hybrid hosts whose cgroup2 holds a controller) is left out, with
+  // its own words.
+  for (Runtime rt : {Runtime{"nucleo", o.nucleo}, Runtime{"crun", o.crun},
+                     Runtime{"runc", o.runc}}) {
+    if (::access(rt.bin.c_str(), X_OK) != 0) {
+      std::printf("%s left out: %s not executable\n", rt.name.c_str(), rt.bin.c_str());
+      continue;
+    }
+    std::string err = tmp + "/probe-" + rt.name + ".err";
+    if (timed({rt.bin, "--root", tmp + "/root-" + rt.name, "run", "--bundle",
+               tmp + "/bundle-limits", "cgbench-probe-" + rt.name}, err) < 0) {
+      Result<std::string> why = fs::readFile(err);
+      std::printf("%s left out: run failed: %s\n", rt.name.c_str(),
+                  why ? why->c_str() : "?");
+      continue;
+    }
+    runtimes.push_back(rt);
+  }
   const char* configs[] = {"none", "limits"};
   std::map<std::string, std::vector<double>> series;
   std::map<std::string, int> fails;
@@ -159,6 +182,7 @@ int main(int argc, char** argv) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--nucleo") o.nucleo = value;
     else if (flag == "--crun") o.crun = value;
+    else if (flag == "--runc") o.runc = value;
     else if (flag == "--bundle") o.bundle = value;
     else if (flag == "--runs") o.runs = std::stoi(value);
     else if (flag == "--stats-reads") o.statsReads = std::stoi(value);
