@@ -39,6 +39,7 @@ void Commands::registerAll(CLI::App& app) {
   addExec(app);
   addMisc(app);
   addImages(app);
+  addCgroup(app);
 }
 
 static void addCreateFlags(CLI::App* cmd, containerizer::CreateOptions& o) {

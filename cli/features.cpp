@@ -27,8 +27,21 @@ boost::json::object cgroupFeatures() {
     if (!layout->available(c)) continue;
     controllers[c] = layout->versionOf(c) == os::CgroupVersion::V2 ? "v2" : "v1";
   }
+  // cgroup2 has no devices controller: rules become a BPF program attached
+  // to the container's cgroup2 directory.
+  if (!layout->available("devices") && !layout->v2Mount.empty()) controllers["devices"] = "v2-bpf";
+  boost::json::array missing;
+  for (const char* c : {"cpu", "cpuset", "memory", "pids", "hugetlb", "freezer", "devices"})
+    if (!controllers.contains(c)) missing.push_back(boost::json::string(c));
   cgroup["org.nucleo.layout"] = modes[static_cast<int>(layout->mode)];
   cgroup["org.nucleo.controllers"] = std::move(controllers);
+  cgroup["org.nucleo.missingControllers"] = std::move(missing);
+  cgroup["org.nucleo.v2Mount"] = layout->v2Mount;
+  cgroup["org.nucleo.v1Mounts"] = [&] {
+    boost::json::object mounts;
+    for (const auto& [controller, dir] : layout->v1Mounts) mounts[controller] = dir;
+    return mounts;
+  }();
   return cgroup;
 }
 

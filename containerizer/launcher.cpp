@@ -184,7 +184,7 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
   plan.rootfs.cgroupPath = out.cgroupPath;
   TRY_ASSIGN(scope.cgroup, os::Cgroup::create(layout, out.cgroupPath));
   if (spec.linux.resources)
-    TRY(scope.cgroup->apply(isolator::planCgroupLimits(*spec.linux.resources)));
+    TRY(scope.cgroup->apply(isolator::planCgroupLimits(*spec.linux.resources, spec.linux.devices)));
   UniqueFd cgroupFd;
   if (layout.mode == os::CgroupLayout::Mode::Unified) {
     TRY_ASSIGN(cgroupFd, scope.cgroup->v2DirFd());

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "base/result.hpp"
 #include "containerizer/state_store.hpp"
 #include "linux/cgroup.hpp"
+#include "linux/cgroup_stats.hpp"
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
 
@@ -42,6 +45,12 @@ struct ContainerSummary {
   ContainerStatus status;
 };
 
+// What `events` reports: "stats" (with stats) or "oom".
+struct ContainerEvent {
+  std::string type;
+  std::optional<os::CgroupStats> stats;
+};
+
 class Runtime {
  public:
   explicit Runtime(std::string root);
@@ -59,6 +68,15 @@ class Runtime {
   Status resume(const std::string& id);
   Result<std::vector<pid_t>> pids(const std::string& id);
   Result<int> exec(const ExecOptions& options);
+  // cgroup_ops.cpp. Changes the limits of a created, running or paused
+  // container; all-or-nothing: a failed update leaves the old limits.
+  Status update(const std::string& id, const os::CgroupLimits& limits);
+  // One reading of every statistic of the container's cgroup.
+  Result<os::CgroupStats> stats(const std::string& id);
+  // Calls sink with stats every interval and with each OOM kill until the
+  // container stops (then returns ok) or sink returns false.
+  Status events(const std::string& id, std::chrono::milliseconds interval,
+                const std::function<bool(const ContainerEvent&)>& sink);
 
  private:
   Result<ContainerStatus> statusOf(const ContainerRecord& record);

@@ -96,22 +96,6 @@ Result<os::SeccompProfile> planSeccomp(const oci::Seccomp& s) {
   return p;
 }
 
-os::CgroupLimits planCgroupLimits(const oci::Resources& r) {
-  os::CgroupLimits l;
-  l.memoryLimit = r.memoryLimit;
-  l.memoryReservation = r.memoryReservation;
-  l.memorySwap = r.memorySwap;
-  l.disableOomKiller = r.disableOomKiller;
-  l.cpuShares = r.cpuShares;
-  l.cpuQuota = r.cpuQuota;
-  l.cpuPeriod = r.cpuPeriod;
-  if (!r.cpus.empty()) l.cpusetCpus = r.cpus;
-  if (!r.mems.empty()) l.cpusetMems = r.mems;
-  l.pidsLimit = r.pidsLimit;
-  l.unified = r.unified;
-  return l;
-}
-
 Result<std::string> planCgroupPath(const oci::Spec& spec, const std::string& id) {
   std::string path = spec.linux.cgroupsPath.empty() ? "/nucleo/" + id : spec.linux.cgroupsPath;
   // systemd-style "slice:prefix:name" paths need the systemd driver.

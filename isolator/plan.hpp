@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "isolator/cgroups.hpp"
 #include "linux/capabilities.hpp"
 #include "linux/cgroup.hpp"
 #include "linux/rootfs.hpp"
@@ -49,8 +50,7 @@ Result<ProcessPlan> planProcess(const oci::Process& process);
 // operators and SCMP_ACT_NOTIFY are errors naming the field).
 Result<os::SeccompProfile> planSeccomp(const oci::Seccomp& seccomp);
 
-// linux.resources as cgroup limits.
-os::CgroupLimits planCgroupLimits(const oci::Resources& resources);
+// planCgroupLimits (linux.resources as cgroup limits) is in isolator/cgroups.hpp.
 
 // The cgroup a container gets: linux.cgroupsPath, or /nucleo/<id>.
 Result<std::string> planCgroupPath(const oci::Spec& spec, const std::string& id);

@@ -17,6 +17,7 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "linux/cgroup_internal.hpp"
 
 namespace nucleo::os {
 namespace {
@@ -134,6 +135,13 @@ Result<std::string> CgroupDir::read(const std::string& file) const {
 }
 
 Status CgroupDir::write(const std::string& file, std::string_view value) const {
+  if (journal != nullptr) {
+    Result<std::string> old = read(file);
+    if (!old) return std::move(old).error();
+    std::optional<std::string> undo =
+        cgroup_internal::undoValue(file, *old, std::string(value));
+    if (undo) journal->push_back({fd, path, file, std::move(*undo)});
+  }
   Status written = fs::writeExistingAt(fd, file, value);
   if (!written) {
     int code = written.error().code;
@@ -217,7 +225,72 @@ const Cgroup::Hierarchy* Cgroup::find(const std::string& controller) const {
 }
 
 CgroupDir Cgroup::dirAt(const Hierarchy& hierarchy) const {
-  return CgroupDir{hierarchy.dir.get(), hierarchy.mountPoint + path_};
+  return CgroupDir{hierarchy.dir.get(), hierarchy.mountPoint + path_, journal_};
+}
+
+std::optional<CgroupDir> Cgroup::controllerDir(const std::string& controller) const {
+  const Hierarchy* h = find(controller);
+  if (h == nullptr) return std::nullopt;
+  return dirAt(*h);
+}
+
+std::optional<CgroupDir> Cgroup::unifiedDir() const {
+  if (v2() == nullptr) return std::nullopt;
+  return dirAt(*v2());
+}
+
+Status Cgroup::checkAvailable(const CgroupLimits& l) const {
+  using namespace cgroup_internal;
+  // Refuse up front rather than half-apply limits the host cannot enforce.
+  if (!l.unified.empty() && v2() == nullptr)
+    return Error::make("cgroup '{}': unified limits need cgroup2, which is not mounted",
+                       path_);
+  const std::pair<bool, const char*> wanted[] = {
+      {memorySet(l), "memory"},
+      {cpuSet(l), "cpu"},
+      {cpusetSet(l), "cpuset"},
+      {l.pidsLimit.has_value(), "pids"},
+      {!l.hugepageLimits.empty(), "hugetlb"},
+      {l.netClassId.has_value(), "net_cls"},
+      {!l.netPriorities.empty(), "net_prio"}};
+  for (const auto& [set, controller] : wanted) {
+    if (set && !layout_.available(controller))
+      return Error::make("cgroup '{}': {} limits set but the host has no {} controller",
+                         path_, controller, controller);
+  }
+  if (ioSet(l) && !layout_.available("io") && !layout_.available("blkio"))
+    return Error::make("cgroup '{}': blockIO limits set but the host has no io or blkio "
+                       "controller", path_);
+  // On a pure v2 host devices are a BPF program, which needs no controller.
+  if (l.devices && !layout_.available("devices") && v2() == nullptr)
+    return Error::make("cgroup '{}': device rules set but no devices controller", path_);
+  return ok();
+}
+
+Status Cgroup::apply(const CgroupLimits& l) {
+  TRY(checkAvailable(l));
+  if (v2() != nullptr) TRY(applyV2(l));
+  TRY(applyV1(l));
+  return applyDevices(l);
+}
+
+Status Cgroup::update(const CgroupLimits& l) {
+  TRY(checkAvailable(l));
+  std::vector<CgroupUndo> journal;
+  journal_ = &journal;
+  Status applied = v2() != nullptr ? applyV2(l) : ok();
+  if (applied) applied = applyV1(l);
+  journal_ = nullptr;
+  if (applied) return applyDevices(l);
+  std::string failedRestores;
+  for (auto it = journal.rbegin(); it != journal.rend(); ++it) {
+    CgroupDir dir{it->fd, it->path};
+    if (Status restored = dir.write(it->file, it->value); !restored)
+      failedRestores += "; restoring also failed: " + restored.error().message;
+  }
+  Error err = std::move(applied).error();
+  err.message += failedRestores;
+  return err;
 }
 
 std::string Cgroup::dirOf(const std::string& controller) const {

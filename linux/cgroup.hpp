@@ -56,8 +56,24 @@ struct CgroupLayout {
                                             const std::string& rootPrefix = "");
 };
 
-// The subset of OCI linux.resources handled so far; an unset field leaves the
-// kernel's value alone.
+// One linux.resources.devices rule. type 'a' matches every device; major or
+// minor -1 is the wildcard '*'. access is a subset of "rwm".
+struct CgroupDeviceRule {
+  bool allow = false;
+  char type = 'a';
+  int64_t major = -1, minor = -1;
+  std::string access = "rwm";
+};
+
+// A per-device block I/O value: a weight (blkio weightDevice) or a rate in
+// bytes or operations per second (the throttle lists).
+struct BlockIoDevice {
+  uint32_t major = 0, minor = 0;
+  uint64_t value = 0;
+};
+
+// OCI linux.resources as the mechanism takes it; an unset field leaves the
+// kernel's value alone, so the same struct serves create and `update`.
 struct CgroupLimits {
   // Bytes; -1 = unlimited. memoryReservation is v1 memory.soft_limit_in_bytes
   // and v2 memory.low (as runc and crun). memorySwap is memory+swap as in OCI
@@ -66,21 +82,52 @@ struct CgroupLimits {
   // swap accounting (no memsw / swap.max file), so that OCI bundles made for
   // swap-accounting hosts still start.
   std::optional<int64_t> memoryLimit, memoryReservation, memorySwap;
+  // v2 only (memory.high, memory.min, memory.oom.group): an error on a v1
+  // memory controller, since v1 has nothing that enforces them.
+  std::optional<int64_t> memoryHigh, memoryMin;
+  std::optional<bool> memoryOomGroup;
+  // v1 memory.swappiness (0-100); ignored on v2, which has no per-cgroup knob.
+  std::optional<uint64_t> memorySwappiness;
   // v1 memory.oom_control. v2 has no equivalent; ignored there, like runc.
   std::optional<bool> disableOomKiller;
   // cpuShares becomes v2 cpu.weight = 1 + ((shares - 2) * 9999) / 262142
   // (runc's mapping, shares clamped to [2, 262144]). cpuQuota < 0 = no quota;
   // on v2 an unset quota or period keeps the value already in cpu.max.
-  // Microseconds.
+  // Microseconds. cpuBurst is v2 cpu.max.burst / v1 cpu.cfs_burst_us (5.14).
   std::optional<uint64_t> cpuShares;
   std::optional<int64_t> cpuQuota;
-  std::optional<uint64_t> cpuPeriod;
+  std::optional<uint64_t> cpuPeriod, cpuBurst;
+  // v2 cpu.idle (5.15): 1 puts the cgroup in SCHED_IDLE. Error on v1.
+  std::optional<int64_t> cpuIdle;
   std::optional<std::string> cpusetCpus, cpusetMems;
   // <= 0 = unlimited ("max").
   std::optional<int64_t> pidsLimit;
+  // blkio weight 10-1000: v1 blkio.weight, v2 io.bfq.weight when present, else
+  // io.weight converted as runc does (1 + (w - 10) * 9999 / 990).
+  std::optional<uint16_t> blkioWeight;
+  std::vector<BlockIoDevice> blkioWeightDevice;
+  // Rates per device: v1 blkio.throttle.*_device, v2 io.max rbps/wbps/riops/wiops.
+  std::vector<BlockIoDevice> throttleReadBps, throttleWriteBps, throttleReadIops,
+      throttleWriteIops;
+  // Page size as the kernel names it ("2MB", "1GB") -> bytes.
+  std::map<std::string, uint64_t> hugepageLimits;
+  // v1 net_cls.classid and net_prio.ifpriomap (interface -> priority); v2 has
+  // no such controllers, so they are an error there.
+  std::optional<uint32_t> netClassId;
+  std::map<std::string, uint32_t> netPriorities;
+  // nullopt leaves the device controller alone. Rules are applied in order,
+  // the last matching rule decides; a device no rule matches is denied on v2
+  // (BPF program) and keeps the parent's access on v1.
+  std::optional<std::vector<CgroupDeviceRule>> devices;
   // linux.resources.unified: file name -> value, written in the v2 directory.
   // Error on hosts without cgroup2.
   std::map<std::string, std::string> unified;
+};
+
+// One write to undo if a later write of the same update fails.
+struct CgroupUndo {
+  int fd = -1;
+  std::string path, file, value;
 };
 
 // A non-owning view of one cgroup directory in one hierarchy: interface files
@@ -88,6 +135,8 @@ struct CgroupLimits {
 struct CgroupDir {
   int fd = -1;
   std::string path;
+  // When set, write() first records how to restore the file's old value.
+  std::vector<CgroupUndo>* journal = nullptr;
 
   // Reads a whole interface file; errors name the absolute file.
   Result<std::string> read(const std::string& file) const;
@@ -118,6 +167,12 @@ class Cgroup {
   // needed controllers in cgroup.subtree_control of every ancestor. Errors
   // name the file and value; earlier writes are not rolled back.
   Status apply(const CgroupLimits& limits);
+
+  // apply() that is all-or-nothing: every file written is read first, and if
+  // any write fails the earlier ones are restored in reverse order. The error
+  // names the failed file and value (and any restore that failed too). Device
+  // rules are not part of the journal; they are applied last.
+  Status update(const CgroupLimits& limits);
 
   // Moves pid (a process, with all its threads) into the cgroup in every
   // hierarchy. Errors name the hierarchy; a failed move may be partial.
@@ -152,6 +207,13 @@ class Cgroup {
   // fine. Parents of path are left alone (other containers may share them).
   Status destroy();
 
+  // The directory of the hierarchy that holds controller, or nullopt if the
+  // host lacks the controller. Valid while this Cgroup lives.
+  std::optional<CgroupDir> controllerDir(const std::string& controller) const;
+  // The cgroup2 directory (also on hybrid hosts), or nullopt without cgroup2.
+  std::optional<CgroupDir> unifiedDir() const;
+  const CgroupLayout& layout() const { return layout_; }
+
   // The normalised path, e.g. "/nucleo/<id>".
   const std::string& path() const { return path_; }
   // Absolute directory of this cgroup in the hierarchy holding controller
@@ -175,6 +237,8 @@ class Cgroup {
   const Hierarchy* find(const std::string& controller) const;
   const Hierarchy* v2() const;
   CgroupDir dirAt(const Hierarchy& hierarchy) const;
+  Status checkAvailable(const CgroupLimits& limits) const;
+  Status applyDevices(const CgroupLimits& limits);
   Status applyV1(const CgroupLimits& limits);
   Status applyV2(const CgroupLimits& limits);
   Status enableV2Controllers(const std::set<std::string>& controllers);
@@ -184,6 +248,7 @@ class Cgroup {
   CgroupLayout layout_;
   std::string path_;
   std::vector<Hierarchy> hierarchies_;  // v2 first when present
+  std::vector<CgroupUndo>* journal_ = nullptr;  // set during update()
 };
 
 }  // namespace nucleo::os

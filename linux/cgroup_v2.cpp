@@ -3,23 +3,14 @@
 #include <algorithm>
 
 #include "base/strings.hpp"
-#include "linux/cgroup.hpp"
+#include "linux/cgroup_internal.hpp"
 
 namespace nucleo::os {
 namespace {
 
+using namespace cgroup_internal;
+
 constexpr int64_t V2_DEFAULT_CPU_PERIOD = 100000;
-
-bool memorySet(const CgroupLimits& l) {
-  return l.memoryLimit || l.memoryReservation || l.memorySwap || l.disableOomKiller;
-}
-bool cpuSet(const CgroupLimits& l) { return l.cpuShares || l.cpuQuota || l.cpuPeriod; }
-bool cpusetSet(const CgroupLimits& l) { return l.cpusetCpus || l.cpusetMems; }
-
-Result<std::string> bytesValue(const char* field, int64_t value, const char* unlimited) {
-  if (value < -1) return Error::make("{} {}: must be -1 or >= 0", field, value);
-  return value == -1 ? std::string(unlimited) : std::to_string(value);
-}
 
 // OCI memory.swap is memory+swap; v2 limits swap alone. Mirrors runc's
 // ConvertMemorySwapToCgroupV2Value, with "unset" as nullopt.
@@ -52,6 +43,15 @@ Status memoryV2(const CgroupDir& dir, const CgroupLimits& l) {
   TRY_ASSIGN(std::optional<std::string> swap, swapForV2(l));
   // No memory.swap.max without swap accounting (CONFIG_MEMCG_SWAP).
   if (swap && dir.has("memory.swap.max")) TRY(dir.write("memory.swap.max", *swap));
+  if (l.memoryHigh) {
+    TRY_ASSIGN(std::string high, bytesValue("memory.high", *l.memoryHigh, "max"));
+    TRY(dir.write("memory.high", high));
+  }
+  if (l.memoryMin) {
+    TRY_ASSIGN(std::string min, bytesValue("memory.min", *l.memoryMin, "max"));
+    TRY(dir.write("memory.min", min));
+  }
+  if (l.memoryOomGroup) TRY(dir.write("memory.oom.group", *l.memoryOomGroup ? "1" : "0"));
   return ok();
 }
 
@@ -61,10 +61,23 @@ uint64_t sharesToWeight(uint64_t shares) {
   return 1 + ((shares - 2) * 9999) / 262142;
 }
 
+Status cpuMaxV2(const CgroupDir& dir, const CgroupLimits& l);
+
 Status cpuV2(const CgroupDir& dir, const CgroupLimits& l) {
   if (l.cpuShares)
     TRY(dir.write("cpu.weight", std::to_string(sharesToWeight(*l.cpuShares))));
-  if (!l.cpuQuota && !l.cpuPeriod) return ok();
+  if (l.cpuIdle) TRY(dir.write("cpu.idle", std::to_string(*l.cpuIdle)));
+  // cpu.max.burst must not exceed the quota, so it goes after cpu.max.
+  if (l.cpuQuota || l.cpuPeriod) TRY(cpuMaxV2(dir, l));
+  if (l.cpuBurst) {
+    if (!dir.has("cpu.max.burst"))
+      return Error::make("cpu.burst: the kernel has no cpu.max.burst ({})", dir.path);
+    TRY(dir.write("cpu.max.burst", std::to_string(*l.cpuBurst)));
+  }
+  return ok();
+}
+
+Status cpuMaxV2(const CgroupDir& dir, const CgroupLimits& l) {
   // cpu.max holds both values; keep whichever one was not given.
   std::string quota = "max";
   std::string period = std::to_string(V2_DEFAULT_CPU_PERIOD);
@@ -79,15 +92,40 @@ Status cpuV2(const CgroupDir& dir, const CgroupLimits& l) {
   return dir.write("cpu.max", quota + " " + period);
 }
 
-Status cpusetCommon(const CgroupDir& dir, const CgroupLimits& l) {
-  if (l.cpusetCpus) TRY(dir.write("cpuset.cpus", *l.cpusetCpus));
-  if (l.cpusetMems) TRY(dir.write("cpuset.mems", *l.cpusetMems));
-  return ok();
+// runc's mapping of blkio weight [10, 1000] onto io.weight [1, 10000].
+uint64_t blkioToIoWeight(uint64_t weight) {
+  weight = std::clamp<uint64_t>(weight, 10, 1000);
+  return 1 + (weight - 10) * 9999 / 990;
 }
 
-Status pidsCommon(const CgroupDir& dir, const CgroupLimits& l) {
-  if (!l.pidsLimit) return ok();
-  return dir.write("pids.max", *l.pidsLimit <= 0 ? "max" : std::to_string(*l.pidsLimit));
+Status ioV2(const CgroupDir& dir, const CgroupLimits& l) {
+  // BFQ takes the blkio range as it is; io.weight (the io.cost controller)
+  // needs the conversion.
+  bool bfq = dir.has("io.bfq.weight");
+  if (l.blkioWeight) {
+    if (!bfq && !dir.has("io.weight"))
+      return Error::make("blockIO.weight: no io.bfq.weight or io.weight in '{}'", dir.path);
+    TRY(dir.write(bfq ? "io.bfq.weight" : "io.weight",
+                  std::to_string(bfq ? *l.blkioWeight : blkioToIoWeight(*l.blkioWeight))));
+  }
+  for (const BlockIoDevice& d : l.blkioWeightDevice) {
+    uint64_t weight = bfq ? d.value : blkioToIoWeight(d.value);
+    TRY(dir.write(bfq ? "io.bfq.weight" : "io.weight",
+                  deviceKey(d) + " " + std::to_string(weight)));
+  }
+  const std::pair<const std::vector<BlockIoDevice>*, const char*> throttles[] = {
+      {&l.throttleReadBps, "rbps"},
+      {&l.throttleWriteBps, "wbps"},
+      {&l.throttleReadIops, "riops"},
+      {&l.throttleWriteIops, "wiops"}};
+  for (const auto& [list, key] : throttles) {
+    for (const BlockIoDevice& d : *list) {
+      // 0 means "no limit" in blkio.throttle.*; io.max spells it "max".
+      std::string rate = d.value == 0 ? "max" : std::to_string(d.value);
+      TRY(dir.write("io.max", deviceKey(d) + " " + key + "=" + rate));
+    }
+  }
+  return ok();
 }
 
 // linux.resources.unified keys are plain interface file names.
@@ -138,6 +176,8 @@ Status Cgroup::applyV2(const CgroupLimits& l) {
   if (cpuSet(l) && inV2("cpu")) needed.insert("cpu");
   if (cpusetSet(l) && inV2("cpuset")) needed.insert("cpuset");
   if (l.pidsLimit && inV2("pids")) needed.insert("pids");
+  if (ioSet(l) && inV2("io")) needed.insert("io");
+  if (!l.hugepageLimits.empty() && inV2("hugetlb")) needed.insert("hugetlb");
   for (const auto& entry : l.unified) {
     std::string prefix = entry.first.substr(0, entry.first.find('.'));
     if (inV2(prefix.c_str())) needed.insert(prefix);
@@ -148,6 +188,8 @@ Status Cgroup::applyV2(const CgroupLimits& l) {
   if (needed.count("cpu")) TRY(cpuV2(dir, l));
   if (needed.count("cpuset")) TRY(cpusetCommon(dir, l));
   if (needed.count("pids")) TRY(pidsCommon(dir, l));
+  if (needed.count("io")) TRY(ioV2(dir, l));
+  if (needed.count("hugetlb")) TRY(hugetlbCommon(dir, l, "max"));
   return unifiedV2(dir, l);
 }
 

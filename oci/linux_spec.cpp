@@ -103,36 +103,171 @@ Result<std::map<std::string, TimeOffset>> parseTimeOffsets(const JsonField& f) {
 
 }  // namespace
 
-Result<Resources> parseResources(const JsonField& f) {
-  Resources r;
-  TRY_ASSIGN(r.devices, parseDeviceRules(*f.member("devices")));
+namespace {
+
+Result<std::vector<ThrottleDevice>> parseThrottle(const JsonField& f) {
+  std::vector<ThrottleDevice> out;
+  TRY_ASSIGN(auto items, f.elements());
+  for (const auto& item : items) {
+    TRY_ASSIGN(auto major, item.member("major")->int64());
+    TRY_ASSIGN(auto minor, item.member("minor")->int64());
+    TRY_ASSIGN(auto rate, item.member("rate")->uint64());
+    if (!major || !minor || *major < 0 || *minor < 0)
+      return item.error("major and minor (>= 0) are required");
+    out.push_back({*major, *minor, rate.value_or(0)});
+  }
+  return out;
+}
+
+Result<std::optional<uint16_t>> parseWeight(const JsonField& f) {
+  TRY_ASSIGN(auto weight, f.uint64());
+  if (!weight) return std::optional<uint16_t>();
+  if (*weight < 10 || *weight > 1000)
+    return f.error(fmt::format("{} is outside 10-1000", *weight));
+  return std::optional<uint16_t>(static_cast<uint16_t>(*weight));
+}
+
+Result<BlockIO> parseBlockIO(const JsonField& f) {
+  BlockIO b;
+  TRY_ASSIGN(b.weight, parseWeight(*f.member("weight")));
+  TRY_ASSIGN(b.leafWeight, parseWeight(*f.member("leafWeight")));
+  TRY_ASSIGN(auto devices, f.member("weightDevice")->elements());
+  for (const auto& item : devices) {
+    WeightDevice d;
+    TRY_ASSIGN(auto major, item.member("major")->int64());
+    TRY_ASSIGN(auto minor, item.member("minor")->int64());
+    if (!major || !minor || *major < 0 || *minor < 0)
+      return item.error("major and minor (>= 0) are required");
+    d.major = *major;
+    d.minor = *minor;
+    TRY_ASSIGN(d.weight, parseWeight(*item.member("weight")));
+    TRY_ASSIGN(d.leafWeight, parseWeight(*item.member("leafWeight")));
+    b.weightDevice.push_back(d);
+  }
+  TRY_ASSIGN(b.throttleReadBpsDevice, parseThrottle(*f.member("throttleReadBpsDevice")));
+  TRY_ASSIGN(b.throttleWriteBpsDevice, parseThrottle(*f.member("throttleWriteBpsDevice")));
+  TRY_ASSIGN(b.throttleReadIOPSDevice, parseThrottle(*f.member("throttleReadIOPSDevice")));
+  TRY_ASSIGN(b.throttleWriteIOPSDevice, parseThrottle(*f.member("throttleWriteIOPSDevice")));
+  return b;
+}
+
+Result<std::vector<HugepageLimit>> parseHugepages(const JsonField& f) {
+  std::vector<HugepageLimit> out;
+  TRY_ASSIGN(auto items, f.elements());
+  for (const auto& item : items) {
+    HugepageLimit h;
+    TRY_ASSIGN(h.pageSize, item.member("pageSize")->string());
+    TRY_ASSIGN(auto limit, item.member("limit")->uint64());
+    // The kernel names sizes "2MB", "1GB", "64KB".
+    size_t digits = h.pageSize.find_first_not_of("0123456789");
+    if (digits == 0 || digits == std::string::npos ||
+        (h.pageSize.substr(digits) != "KB" && h.pageSize.substr(digits) != "MB" &&
+         h.pageSize.substr(digits) != "GB"))
+      return Error::make("{}.pageSize: \"{}\" is not a size like 2MB", item.path(), h.pageSize);
+    if (!limit) return item.error("limit is required");
+    h.limit = *limit;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+// A byte limit: -1 is unlimited, anything else below 0 is an error.
+Status checkBytes(const JsonField& parent, const char* key, const std::optional<int64_t>& v) {
+  if (v && *v < -1)
+    return Error::make("{}.{}: {} is negative (-1 means unlimited)", parent.path(), key, *v);
+  return ok();
+}
+
+Status parseMemory(const JsonField& f, Resources& r) {
   TRY_ASSIGN(JsonField memory, f.member("memory"));
   TRY_ASSIGN(r.memoryLimit, memory.member("limit")->int64());
   TRY_ASSIGN(r.memoryReservation, memory.member("reservation")->int64());
   TRY_ASSIGN(r.memorySwap, memory.member("swap")->int64());
+  TRY_ASSIGN(r.memoryKernel, memory.member("kernel")->int64());
+  TRY_ASSIGN(r.memoryKernelTCP, memory.member("kernelTCP")->int64());
   TRY_ASSIGN(r.memorySwappiness, memory.member("swappiness")->uint64());
+  if (r.memorySwappiness && *r.memorySwappiness > 100)
+    return Error::make("{}.swappiness: {} is outside 0-100", memory.path(), *r.memorySwappiness);
   TRY_ASSIGN(JsonField oomKiller, memory.member("disableOOMKiller"));
   if (oomKiller.present()) {
     TRY_ASSIGN(r.disableOomKiller, oomKiller.boolean());
   }
+  TRY(checkBytes(memory, "limit", r.memoryLimit));
+  TRY(checkBytes(memory, "reservation", r.memoryReservation));
+  TRY(checkBytes(memory, "swap", r.memorySwap));
   if (r.memoryLimit && r.memorySwap && *r.memorySwap != -1 && *r.memoryLimit != -1 &&
-      *r.memorySwap < *r.memoryLimit)
-    return Error::make("{}.memory.swap: {} is below memory.limit {} (swap is memory+swap)",
-                       f.path(), *r.memorySwap, *r.memoryLimit);
+      *r.memorySwap != 0 && *r.memorySwap < *r.memoryLimit)
+    return Error::make("{}.swap: {} is below memory.limit {} (swap is memory+swap)",
+                       memory.path(), *r.memorySwap, *r.memoryLimit);
+  return ok();
+}
+
+Status parseCpu(const JsonField& f, Resources& r) {
   TRY_ASSIGN(JsonField cpu, f.member("cpu"));
   TRY_ASSIGN(r.cpuShares, cpu.member("shares")->uint64());
   TRY_ASSIGN(r.cpuQuota, cpu.member("quota")->int64());
   TRY_ASSIGN(r.cpuPeriod, cpu.member("period")->uint64());
   TRY_ASSIGN(r.cpuBurst, cpu.member("burst")->uint64());
+  TRY_ASSIGN(r.cpuIdle, cpu.member("idle")->int64());
+  TRY_ASSIGN(r.cpuRealtimeRuntime, cpu.member("realtimeRuntime")->int64());
+  TRY_ASSIGN(r.cpuRealtimePeriod, cpu.member("realtimePeriod")->uint64());
   TRY_ASSIGN(r.cpus, cpu.member("cpus")->string());
   TRY_ASSIGN(r.mems, cpu.member("mems")->string());
+  if (r.cpuPeriod && (*r.cpuPeriod < 1000 || *r.cpuPeriod > 1000000))
+    return Error::make("{}.period: {} is outside 1000-1000000 microseconds", cpu.path(),
+                       *r.cpuPeriod);
+  if (r.cpuQuota && *r.cpuQuota > 0 && *r.cpuQuota < 1000)
+    return Error::make("{}.quota: {} is below 1000 microseconds", cpu.path(), *r.cpuQuota);
+  if (r.cpuIdle && *r.cpuIdle != 0 && *r.cpuIdle != 1)
+    return Error::make("{}.idle: {} is not 0 or 1", cpu.path(), *r.cpuIdle);
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"cpus", &r.cpus},
+                                   {"mems", &r.mems}})
+    if (value->find_first_not_of("0123456789,- ") != std::string::npos)
+      return Error::make("{}.{}: \"{}\" is not a list like 0-2,5", cpu.path(), key, *value);
+  return ok();
+}
+
+Status parseNetwork(const JsonField& f, Resources& r) {
+  TRY_ASSIGN(JsonField network, f.member("network"));
+  TRY_ASSIGN(r.networkClassID, network.member("classID")->uint32());
+  TRY_ASSIGN(auto priorities, network.member("priorities")->elements());
+  for (const auto& item : priorities) {
+    NetworkPriority p;
+    TRY_ASSIGN(p.name, item.member("name")->string());
+    TRY_ASSIGN(auto priority, item.member("priority")->uint32());
+    if (p.name.empty() || !priority) return item.error("name and priority are required");
+    p.priority = *priority;
+    r.networkPriorities.push_back(std::move(p));
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<Resources> parseResources(const JsonField& f) {
+  Resources r;
+  TRY_ASSIGN(r.devices, parseDeviceRules(*f.member("devices")));
+  TRY(parseMemory(f, r));
+  TRY(parseCpu(f, r));
   TRY_ASSIGN(JsonField pids, f.member("pids"));
   TRY_ASSIGN(r.pidsLimit, pids.member("limit")->int64());
+  TRY_ASSIGN(JsonField blockIO, f.member("blockIO"));
+  if (blockIO.present()) {
+    TRY_ASSIGN(r.blockIO, parseBlockIO(blockIO));
+  }
+  TRY_ASSIGN(r.hugepageLimits, parseHugepages(*f.member("hugepageLimits")));
+  TRY(parseNetwork(f, r));
   TRY_ASSIGN(r.unified, f.member("unified")->stringMap());
   for (const auto& [key, value] : r.unified)
     if (key.find('/') != std::string::npos || key.find('.') == std::string::npos)
       return Error::make("{}.unified: \"{}\" is not a cgroup interface file name", f.path(), key);
   return r;
+}
+
+Result<Resources> parseResourcesJson(std::string_view json) {
+  TRY_ASSIGN(boost::json::value doc, parseJson(json, "resources"));
+  if (!doc.is_object()) return Error::make("resources: expected a JSON object");
+  return parseResources(JsonField(&doc, ""));
 }
 
 Result<Seccomp> parseSeccomp(const JsonField& f) {

@@ -84,16 +84,52 @@ struct DeviceRule {
   std::string access;
 };
 
+// linux.resources.blockIO device entries: a weight pair or a rate.
+struct WeightDevice {
+  int64_t major = 0, minor = 0;
+  std::optional<uint16_t> weight, leafWeight;
+};
+struct ThrottleDevice {
+  int64_t major = 0, minor = 0;
+  uint64_t rate = 0;
+};
+
+struct BlockIO {
+  std::optional<uint16_t> weight, leafWeight;
+  std::vector<WeightDevice> weightDevice;
+  std::vector<ThrottleDevice> throttleReadBpsDevice, throttleWriteBpsDevice,
+      throttleReadIOPSDevice, throttleWriteIOPSDevice;
+};
+
+struct HugepageLimit {
+  std::string pageSize;  // "2MB"
+  uint64_t limit = 0;
+};
+
+struct NetworkPriority {
+  std::string name;
+  uint32_t priority = 0;
+};
+
 struct Resources {
   std::vector<DeviceRule> devices;
   std::optional<int64_t> memoryLimit, memoryReservation, memorySwap;
+  // Deprecated in the spec and refused by recent kernels: parsed, not applied.
+  std::optional<int64_t> memoryKernel, memoryKernelTCP;
   std::optional<uint64_t> memorySwappiness;
   std::optional<bool> disableOomKiller;
   std::optional<uint64_t> cpuShares, cpuPeriod;
   std::optional<int64_t> cpuQuota;
   std::optional<uint64_t> cpuBurst;
+  std::optional<int64_t> cpuIdle;
+  std::optional<int64_t> cpuRealtimeRuntime;
+  std::optional<uint64_t> cpuRealtimePeriod;
   std::string cpus, mems;
   std::optional<int64_t> pidsLimit;
+  std::optional<BlockIO> blockIO;
+  std::vector<HugepageLimit> hugepageLimits;
+  std::optional<uint32_t> networkClassID;
+  std::vector<NetworkPriority> networkPriorities;
   std::map<std::string, std::string> unified;
 };
 
@@ -157,6 +193,10 @@ Result<Spec> parseSpec(std::string_view json);
 
 // Reads <bundle>/config.json and parses it; errors name the file.
 Result<Spec> loadSpec(const std::string& bundle);
+
+// Parses a linux.resources object on its own, as `update -r FILE` takes it;
+// errors start with the field ("memory.limit: ...").
+Result<Resources> parseResourcesJson(std::string_view json);
 
 // Parses a process.json as `exec --process` takes it (the process object alone).
 Result<Process> parseProcess(std::string_view json);

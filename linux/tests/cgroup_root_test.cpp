@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -18,6 +20,9 @@
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "linux/cgroup.hpp"
+#include "linux/cgroup_devices.hpp"
+#include "linux/cgroup_events.hpp"
+#include "linux/cgroup_stats.hpp"
 
 namespace nucleo::os {
 namespace {
@@ -277,6 +282,157 @@ TEST_F(CgroupRootTest, ROOT_CloneIntoCgroupOnUnifiedOnly) {
   pipe->second.reset();
   int status = reap(static_cast<pid_t>(pid));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(CgroupRootTest, ROOT_OomKillIsReportedByTheWatcherAndTheStats) {
+  CgroupLimits limits;
+  limits.memoryLimit = 32 << 20;
+  limits.memorySwap = 32 << 20;
+  Cgroup& cg = create(limits);
+  Result<OomWatcher> watcher = OomWatcher::create(cg);
+  ASSERT_TRUE(watcher) << watcher.error().message;
+  auto [pid, go] = spawn([] {
+    size_t size = 200 << 20;
+    void* p =
+        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) ::_exit(2);
+    for (size_t i = 0; i < size; i += 4096) static_cast<char*>(p)[i] = 1;
+  });
+  ASSERT_TRUE(cg.addProcess(pid));
+  ASSERT_EQ(::write(go.get(), "x", 1), 1);
+  int status = reap(pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  Result<uint64_t> ooms = watcher->wait(5s);
+  ASSERT_TRUE(ooms) << ooms.error().message;
+  EXPECT_GE(*ooms, 1u);
+  Result<CgroupStats> stats = readCgroupStats(cg);
+  ASSERT_TRUE(stats) << stats.error().message;
+  ASSERT_TRUE(stats->memory);
+  EXPECT_GE(stats->memory->oomKillEvents, 1u);
+  EXPECT_EQ(stats->memory->usage.limit, uint64_t{32} << 20);
+}
+
+TEST_F(CgroupRootTest, ROOT_PidsMaxStopsAForkBomb) {
+  CgroupLimits limits;
+  limits.pidsLimit = 10;
+  Cgroup& cg = create(limits);
+  std::atomic<uint64_t>* failures = counter_;
+  auto [pid, go] = spawn([failures] {
+    for (int i = 0; i < 50; ++i) {
+      pid_t child = ::fork();
+      if (child == 0) {
+        ::pause();
+        ::_exit(0);
+      }
+      if (child < 0) failures->fetch_add(1);
+    }
+  });
+  ASSERT_TRUE(cg.addProcess(pid));
+  ASSERT_EQ(::write(go.get(), "x", 1), 1);
+  int status = reap(pid);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  // The bomb itself holds one of the 10: at most 9 forks succeed.
+  EXPECT_GE(counter_->load(), 41u);
+  Result<CgroupStats> stats = readCgroupStats(cg);
+  ASSERT_TRUE(stats && stats->pids);
+  EXPECT_EQ(stats->pids->limit, 10u);
+  EXPECT_LE(stats->pids->current, 9u);
+  ASSERT_TRUE(cg.killAll(SIGKILL));  // the orphaned children
+}
+
+TEST_F(CgroupRootTest, ROOT_CpuQuotaBoundsABusyLoop) {
+  CgroupLimits limits;
+  limits.cpuQuota = 20000;
+  limits.cpuPeriod = 100000;
+  Cgroup& cg = create(limits);
+  auto [pid, go] = spawn([] {
+    struct timespec start, now;
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+      ::clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+             1000000000L);
+  });
+  ASSERT_TRUE(cg.addProcess(pid));
+  ASSERT_EQ(::write(go.get(), "x", 1), 1);
+  reap(pid);
+  Result<CgroupStats> stats = readCgroupStats(cg);
+  ASSERT_TRUE(stats && stats->cpu);
+  // 20% of one second, with slack for the period the loop started in.
+  EXPECT_GT(stats->cpu->totalNs, 50'000'000u);
+  EXPECT_LT(stats->cpu->totalNs, 400'000'000u) << "quota not enforced";
+  EXPECT_GT(stats->cpu->throttledPeriods, 0u);
+}
+
+TEST_F(CgroupRootTest, ROOT_UpdateRaisesAndLowersALiveCgroupAndRollsBackOnError) {
+  CgroupLimits limits;
+  limits.memoryLimit = 64 << 20;
+  limits.pidsLimit = 20;
+  Cgroup& cg = create(limits);
+  auto [pid, go] = spawn([] { ::pause(); });
+  ASSERT_TRUE(cg.addProcess(pid));
+  for (int64_t memory : {int64_t{256} << 20, int64_t{48} << 20}) {
+    CgroupLimits change;
+    change.memoryLimit = memory;
+    change.pidsLimit = memory >> 20;
+    Status updated = cg.update(change);
+    ASSERT_TRUE(updated) << updated.error().message;
+    expectLimit("memory", "memory.limit_in_bytes", "memory.max", std::to_string(memory));
+    expectLimit("pids", "pids.max", "pids.max", std::to_string(memory >> 20));
+  }
+  CgroupLimits bad;
+  bad.memoryLimit = 512 << 20;
+  bad.pidsLimit = 99;
+  bad.cpusetCpus = "4095";  // no such CPU: the kernel refuses it
+  Status updated = cg.update(bad);
+  ASSERT_FALSE(updated);
+  EXPECT_NE(updated.error().message.find("cpuset.cpus"), std::string::npos)
+      << updated.error().message;
+  expectLimit("memory", "memory.limit_in_bytes", "memory.max", std::to_string(48 << 20));
+  expectLimit("pids", "pids.max", "pids.max", "48");
+}
+
+TEST_F(CgroupRootTest, ROOT_DeviceRulesDenyWhatTheyDoNotAllow) {
+  CgroupLimits limits;
+  limits.devices = std::vector<CgroupDeviceRule>{{false, 'a', -1, -1, "rwm"},
+                                                {true, 'c', 1, 3, "rwm"}};
+  Result<Cgroup> made = Cgroup::create(layout_, base_ + "/c1");
+  ASSERT_TRUE(made) << made.error().message;
+  cg_.emplace(std::move(*made));
+  Status applied = cg_->apply(limits);
+  ASSERT_TRUE(applied) << applied.error().message;
+  std::atomic<uint64_t>* result = counter_;
+  auto [pid, go] = spawn([result] {
+    int null = ::open("/dev/null", O_RDWR);
+    int zero = ::open("/dev/zero", O_RDONLY);
+    result->store((null >= 0 ? 1 : 0) | (zero < 0 && errno == EPERM ? 2 : 0));
+  });
+  ASSERT_TRUE(cg_->addProcess(pid));
+  ASSERT_EQ(::write(go.get(), "x", 1), 1);
+  reap(pid);
+  EXPECT_EQ(counter_->load(), 3u) << "1: /dev/null opened, 2: /dev/zero refused";
+  // Replacing the rules keeps one program (v2) instead of stacking them.
+  limits.devices->push_back({true, 'c', 1, 5, "r"});
+  ASSERT_TRUE(cg_->apply(limits));
+  if (layout_.versionOf("devices") == CgroupVersion::V2 || !layout_.available("devices")) {
+    Result<std::vector<uint32_t>> progs = attachedDevicePrograms(cg_->unifiedDir()->fd);
+    ASSERT_TRUE(progs) << progs.error().message;
+    EXPECT_EQ(progs->size(), 1u);
+  }
+}
+
+TEST_F(CgroupRootTest, ROOT_DestroyWhileFrozenLeavesNothing) {
+  Cgroup& cg = create({});
+  auto [pid, go] = spawn([] { ::pause(); });
+  ASSERT_TRUE(cg.addProcess(pid));
+  ASSERT_TRUE(cg.freeze());
+  std::string dir = cg.dirOf("freezer");
+  Status killed = cg.killAll(SIGKILL);
+  ASSERT_TRUE(killed) << killed.error().message;
+  reap(pid);
+  Status destroyed = cg.destroy();
+  ASSERT_TRUE(destroyed) << destroyed.error().message;
+  EXPECT_FALSE(fs::exists(dir));
 }
 
 }  // namespace
