@@ -25,6 +25,13 @@ int Commands::report(const nucleo::Status& status) {
   return 1;
 }
 
+int Commands::runBundle() {
+  if (create_.id.empty()) return report(Error::make("run: a container id is required"));
+  auto code = runtime().run(create_, detach_);
+  if (!code) return report(std::move(code).error());
+  return *code;
+}
+
 containerizer::Runtime Commands::runtime() const { return containerizer::Runtime(globals_.root); }
 
 int Commands::run() {
@@ -63,13 +70,11 @@ void Commands::addLifecycle(CLI::App& app) {
   auto* run = app.add_subcommand("run", "create and start a container, wait for it, delete it");
   addCreateFlags(run, create_);
   run->add_flag("-d,--detach", detach_, "return once the process runs");
+  // cli/image_commands.cpp adds --image and replaces this callback with one
+  // that picks runImage() or runBundle().
   run->callback([this] {
     sealed_ = true;
-    action_ = [this] {
-      auto code = runtime().run(create_, detach_);
-      if (!code) return report(std::move(code).error());
-      return *code;
-    };
+    action_ = [this] { return runBundle(); };
   });
 
   auto* start = app.add_subcommand("start", "start a created container");

@@ -37,6 +37,7 @@ class Commands {
   void addMisc(CLI::App& app);
   void addImages(CLI::App& app);  // cli/image_commands.cpp
   int runImage();
+  int runBundle();
   void addCgroup(CLI::App& app);  // update, events: cgroup_commands.cpp
   int report(const nucleo::Status& status);
   int runPs();

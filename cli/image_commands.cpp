@@ -266,11 +266,8 @@ void Commands::addImages(CLI::App& app) {
     sealed_ = true;
     if (flags.ref.empty()) {
       action_ = [this] {
-        if (create_.id.empty()) return report(Error::make("run: a container id is required"));
         if (!flags.args.empty()) return report(Error::make("run: unexpected arguments after the id (use --image)"));
-        auto code = runtime().run(create_, detach_);
-        if (!code) return report(std::move(code).error());
-        return *code;
+        return runBundle();
       };
       return;
     }
