@@ -49,6 +49,13 @@ Status setupNamespaces(InitPlan& plan) {
     if (join.flag == CLONE_NEWUSER) TRY(os::joinNamespace(join.fd, join.flag, join.path));
   for (auto& join : plan.joins)
     if (join.flag != CLONE_NEWUSER) TRY(os::joinNamespace(join.fd, join.flag, join.path));
+  // In a new user namespace the init still has its host ids, which map to
+  // nothing there: become the namespace's root (the maps are written now) so
+  // that mounts and files are created as a mapped user.
+  if (plan.rootfs.userNamespace) {
+    if (::setresgid(0, 0, 0) < 0) return Error::fromErrno("setresgid 0 in the user namespace");
+    if (::setresuid(0, 0, 0) < 0) return Error::fromErrno("setresuid 0 in the user namespace");
+  }
   if (plan.unshareFlags && ::unshare(plan.unshareFlags) < 0)
     return Error::fromErrno("unshare cgroup namespace");
   const oci::Spec& spec = *plan.spec;

@@ -213,6 +213,8 @@ Status mountV1Hierarchy(int rootfd, const MountEntry& m, const MountOptions& o,
     // no controller) is mounted whole, below.
     std::string own = host.mountPoint + plan.cgroupPath;
     if (fs::exists(own)) return bindOwnCgroup(rootfd, m, o, own, cleanPath(m.destination) + sub);
+    // A user namespace may not mount a hierarchy afresh: leave it out.
+    if (plan.userNamespace) return ok();
   }
   MountEntry child;
   child.destination = cleanPath(m.destination) + sub;

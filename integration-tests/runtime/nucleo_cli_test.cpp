@@ -3,6 +3,8 @@
 // stdin, and bad input that must fail with a one-line error and leave nothing.
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,6 +14,7 @@
 #include <gmock/gmock.h>
 
 #include "base/fs.hpp"
+#include "base/strings.hpp"
 #include "integration-tests/runtime/fixture.hpp"
 
 namespace nucleo::itest {
@@ -150,6 +153,108 @@ TEST_F(NucleoCli, ROOT_ContainerSeesItsOwnCgroupLimits) {
   EXPECT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_THAT(r.out, HasSubstr("50331648"));
   EXPECT_THAT(r.out, HasSubstr("42"));
+}
+
+// A user namespace: root inside is an unprivileged uid on the host.
+TEST_F(NucleoCli, ROOT_UserNamespaceMapsRootToAnUnprivilegedHostUid) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  auto b = bundle();
+  ASSERT_TRUE(b);
+  b->setArgs({"sh", "-c", "cat /proc/self/uid_map; id -u; sleep 30"});
+  auto& linux = b->config()["linux"].as_object();
+  linux["namespaces"].as_array().push_back(boost::json::object{{"type", "user"}});
+  linux["uidMappings"] = boost::json::parse(R"([{"containerID":0,"hostID":200000,"size":65536}])");
+  linux["gidMappings"] = boost::json::parse(R"([{"containerID":0,"hostID":200000,"size":65536}])");
+  ASSERT_TRUE(b->save());
+  // The mapped root (host uid 200000) must be able to reach the rootfs, as
+  // with runc: the test's private tmpdir is 0700.
+  for (auto p = b->dir(); p != tmpPath().parent_path(); p = p.parent_path())
+    stdfs::permissions(p, stdfs::perms::others_exec | stdfs::perms::others_read,
+                       stdfs::perm_options::add);
+  std::string id = newId(*rt, "userns");
+  RunResult r = rt->run({"run", "--detach", "--bundle", b->dir().string(), id});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  std::string pid = stateField(*rt, id, "pid");
+  auto status = fs::readFile("/proc/" + pid + "/status");
+  ASSERT_TRUE(status);
+  EXPECT_THAT(*status, HasSubstr("Uid:\t200000\t200000\t200000\t200000"));
+  r = rt->run({"exec", id, "sh", "-c", "cat /proc/self/uid_map; id -u"});
+  EXPECT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_THAT(r.out, ::testing::MatchesRegex("\\s*0\\s+200000\\s+65536\n0\n"));
+  EXPECT_EQ(rt->run({"delete", "--force", id}).exitCode, 0);
+}
+
+// runc's console socket protocol: the pty master arrives over the socket
+// (SCM_RIGHTS) and the container's process has the slave as its terminal.
+TEST_F(NucleoCli, ROOT_ConsoleSocketReceivesThePtyMaster) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  auto b = bundle();
+  ASSERT_TRUE(b);
+  b->setArgs({"sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty"});
+  b->process()["terminal"] = true;
+  ASSERT_TRUE(b->save());
+  std::string socketPath = (tmpPath() / "console.sock").string();
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socketPath.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  std::string id = newId(*rt, "console");
+  RunResult r = rt->run({"create", "--console-socket", socketPath, "--bundle", b->dir().string(), id});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(conn, 0);
+  char data[64];
+  struct iovec iov = {data, sizeof data};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ASSERT_GT(::recvmsg(conn, &msg, MSG_CMSG_CLOEXEC), 0);
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  ASSERT_TRUE(cmsg && cmsg->cmsg_type == SCM_RIGHTS);
+  int master;
+  std::memcpy(&master, CMSG_DATA(cmsg), sizeof master);
+  ASSERT_EQ(rt->run({"start", id}).exitCode, 0);
+  std::string out;
+  char buf[256];
+  for (;;) {  // read until the slave side closes (EIO)
+    ssize_t n = ::read(master, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_THAT(out, HasSubstr("/dev/pts/0"));
+  EXPECT_THAT(out, HasSubstr("stdin-is-a-tty"));
+  ::close(master);
+  ::close(conn);
+  ::close(listener);
+  EXPECT_EQ(rt->run({"delete", "--force", id}).exitCode, 0);
+}
+
+// --preserve-fds passes fds 3.. to the process; --no-pivot uses chroot.
+TEST_F(NucleoCli, ROOT_PreserveFdsAndNoPivot) {
+  const Runtime* rt = nucleo();
+  ASSERT_TRUE(rt);
+  auto b = bundle();
+  ASSERT_TRUE(b);
+  b->setArgs({"sh", "-c", "echo through-fd-3 >&3; ls /proc/self/fd"});
+  ASSERT_TRUE(b->save());
+  std::string out = (tmpPath() / "fd3.txt").string();
+  std::string listing = (tmpPath() / "fds.txt").string();
+  std::string command = fmt::format("{} --root {} run --preserve-fds 1 --no-pivot --bundle {} {} 3>{} >{}",
+                                    rt->binary().string(), rt->root().string(), b->dir().string(),
+                                    newId(*rt, "fds"), out, listing);
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  EXPECT_EQ(*fs::readFile(out), "through-fd-3\n");
+  // Only stdio, the preserved fd and ls's own directory fd: nothing leaked.
+  auto fds = strings::split(strings::trim(*fs::readFile(listing)), '\n', true);
+  EXPECT_LE(fds.size(), 5u) << *fs::readFile(listing);
 }
 
 // Each bad config fails create with one line naming the field and leaves no
