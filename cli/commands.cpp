@@ -32,7 +32,9 @@ int Commands::runBundle() {
   return *code;
 }
 
-containerizer::Runtime Commands::runtime() const { return containerizer::Runtime(globals_.root); }
+containerizer::Runtime Commands::runtime() const {
+  return containerizer::Runtime(globals_.root, globals_.cgroupParent);
+}
 
 int Commands::run() {
   if (globals_.systemdCgroup)

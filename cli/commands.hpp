@@ -17,6 +17,7 @@ struct Globals {
   std::string logFormat = "text";
   std::string rootless = "auto";
   std::string criu;
+  std::string cgroupParent = "/nucleo";
   bool debug = false;
   bool systemdCgroup = false;
 };

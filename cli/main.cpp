@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   app.add_flag("--systemd-cgroup", globals.systemdCgroup, "use the systemd cgroup driver");
   app.add_option("--rootless", globals.rootless, "true, false or auto (accepted, detected)");
   app.add_option("--criu", globals.criu, "ignored: checkpoint/restore is not supported");
+  app.add_option("--cgroup-parent", globals.cgroupParent,
+                 "cgroup under which containers' cgroups are made (unless cgroupsPath is absolute)")
+      ->envname("NUCLEO_CGROUP_PARENT")
+      ->capture_default_str();
 
   cli::Commands commands(globals);
   commands.registerAll(app);

@@ -51,6 +51,7 @@ struct LaunchRequest {
   std::string bundle;  // absolute
   std::string stateDir;
   std::string seccompCacheDir;
+  std::string cgroupParent = "/nucleo";
   bool noPivot = false;
   bool useFifo = true;        // create/start; `run` releases the init over sync
   std::string consoleSocket;  // path (create/run --detach with a terminal)

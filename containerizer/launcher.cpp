@@ -180,7 +180,7 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
 
   LaunchScope scope;
   TRY_ASSIGN(os::CgroupLayout layout, os::CgroupLayout::detect());
-  TRY_ASSIGN(out.cgroupPath, isolator::planCgroupPath(spec, req.id));
+  TRY_ASSIGN(out.cgroupPath, isolator::planCgroupPath(spec, req.id, req.cgroupParent));
   plan.rootfs.cgroupPath = out.cgroupPath;
   TRY_ASSIGN(scope.cgroup, os::Cgroup::create(layout, out.cgroupPath));
   if (spec.linux.resources)

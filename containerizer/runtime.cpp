@@ -77,15 +77,18 @@ struct Reservation {
 
 }  // namespace
 
-Runtime::Runtime(std::string root) : store_(std::move(root)) {}
+Runtime::Runtime(std::string root, std::string cgroupParent)
+    : store_(std::move(root)), cgroupParent_(std::move(cgroupParent)) {}
 
 static Result<Launched> launchAndRecord(const StateStore& store, const CreateOptions& options,
-                                        bool useFifo, bool ownTerminal) {
+                                        const std::string& cgroupParent, bool useFifo,
+                                        bool ownTerminal) {
   LaunchRequest req;
   req.id = options.id;
   TRY_ASSIGN(req.bundle, absoluteBundle(options.bundle));
   req.stateDir = store.dir(options.id);
   req.seccompCacheDir = store.root() + "/.seccomp";
+  req.cgroupParent = cgroupParent;
   req.noPivot = options.noPivot;
   req.useFifo = useFifo;
   req.consoleSocket = options.consoleSocket;
@@ -117,7 +120,7 @@ static Result<Launched> launchAndRecord(const StateStore& store, const CreateOpt
 Status Runtime::create(const CreateOptions& options) {
   TRY(store_.reserve(options.id));
   Reservation reservation{store_, options.id};
-  TRY_ASSIGN(Launched launched, launchAndRecord(store_, options, true, false));
+  TRY_ASSIGN(Launched launched, launchAndRecord(store_, options, cgroupParent_, true, false));
   reservation.committed = true;
   return ok();
 }
@@ -127,7 +130,7 @@ Result<int> Runtime::run(const CreateOptions& options, bool detach) {
   Reservation reservation{store_, options.id};
   blockForwardedSignals();
   bool ownTerminal = !detach && options.consoleSocket.empty();
-  TRY_ASSIGN(Launched launched, launchAndRecord(store_, options, false, ownTerminal));
+  TRY_ASSIGN(Launched launched, launchAndRecord(store_, options, cgroupParent_, false, ownTerminal));
   TRY_ASSIGN(ContainerRecord record, store_.load(options.id));
   reservation.committed = true;
   auto started = syncSend(launched.syncFd.get(), SyncType::Start);

@@ -53,7 +53,9 @@ struct ContainerEvent {
 
 class Runtime {
  public:
-  explicit Runtime(std::string root);
+  // `cgroupParent`: where containers' cgroups go unless linux.cgroupsPath
+  // is absolute.
+  explicit Runtime(std::string root, std::string cgroupParent = "/nucleo");
 
   Status create(const CreateOptions& options);
   // Create, start, wait (unless detach) and delete; the exit status is the
@@ -86,6 +88,7 @@ class Runtime {
                  os::Cgroup* cgroup = nullptr);
 
   StateStore store_;
+  std::string cgroupParent_;
 };
 
 }  // namespace nucleo::containerizer

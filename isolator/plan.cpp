@@ -96,8 +96,12 @@ Result<os::SeccompProfile> planSeccomp(const oci::Seccomp& s) {
   return p;
 }
 
-Result<std::string> planCgroupPath(const oci::Spec& spec, const std::string& id) {
-  std::string path = spec.linux.cgroupsPath.empty() ? "/nucleo/" + id : spec.linux.cgroupsPath;
+Result<std::string> planCgroupPath(const oci::Spec& spec, const std::string& id,
+                                   const std::string& parent) {
+  const std::string& configured = spec.linux.cgroupsPath;
+  std::string path = configured.empty()       ? parent + "/" + id
+                     : configured[0] == '/'   ? configured
+                                              : parent + "/" + configured;
   // systemd-style "slice:prefix:name" paths need the systemd driver.
   if (path.find(':') != std::string::npos)
     return Error::make("linux.cgroupsPath: \"{}\" is a systemd cgroup path; the systemd cgroup "

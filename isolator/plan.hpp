@@ -52,8 +52,10 @@ Result<os::SeccompProfile> planSeccomp(const oci::Seccomp& seccomp);
 
 // planCgroupLimits (linux.resources as cgroup limits) is in isolator/cgroups.hpp.
 
-// The cgroup a container gets: linux.cgroupsPath, or /nucleo/<id>.
-Result<std::string> planCgroupPath(const oci::Spec& spec, const std::string& id);
+// The cgroup a container gets: linux.cgroupsPath, or <parent>/<id>. A
+// relative cgroupsPath is placed under `parent` too.
+Result<std::string> planCgroupPath(const oci::Spec& spec, const std::string& id,
+                                   const std::string& parent = "/nucleo");
 
 // The root filesystem: rootfs path made absolute against the bundle, mounts
 // with their options checked, devices, masked and read-only paths.

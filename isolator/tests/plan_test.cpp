@@ -91,6 +91,10 @@ TEST(CgroupPlan, LimitsAndPath) {
   EXPECT_EQ(*planCgroupPath(spec, "c1"), "/nucleo/c1");
   spec.linux.cgroupsPath = "/custom/a";
   EXPECT_EQ(*planCgroupPath(spec, "c1"), "/custom/a");
+  spec.linux.cgroupsPath = "";
+  EXPECT_EQ(*planCgroupPath(spec, "c1", "/tenants/a"), "/tenants/a/c1");
+  spec.linux.cgroupsPath = "web/c1";
+  EXPECT_EQ(*planCgroupPath(spec, "c1", "/tenants/a"), "/tenants/a/web/c1");
   spec.linux.cgroupsPath = "system.slice:nucleo:c1";
   EXPECT_FALSE(planCgroupPath(spec, "c1"));
   spec.linux.cgroupsPath = "/a/../../etc";
