@@ -121,6 +121,12 @@ Status finishProcess(InitPlan& plan) {
   if (plan.syncFd >= 0) keep.push_back(plan.syncFd);
   TRY(os::closeFdsFrom(3 + plan.preserveFds, keep));
   TRY(enterCwd(process.cwd));
+  // Labels take effect at execve, so they are written last but one.
+  if (!plan.apparmorProfile.empty())
+    TRY(fs::writeExisting("/proc/self/attr/apparmor/exec", "exec " + plan.apparmorProfile)
+            .context("process.apparmorProfile"));
+  if (!plan.selinuxLabel.empty())
+    TRY(fs::writeExisting("/proc/self/attr/exec", plan.selinuxLabel).context("process.selinuxLabel"));
   return applyPrivileges(process, plan.seccomp);
 }
 

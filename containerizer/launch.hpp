@@ -41,6 +41,7 @@ struct InitPlan {
   int consoleFd = -1;      // console socket to send the pty master to
   int stateMemFd = -1;     // state JSON for hooks run by the init
   int preserveFds = 0;     // fds 3.. passed to the process (--preserve-fds)
+  std::string apparmorProfile, selinuxLabel;  // set only where the LSM is on
 };
 
 // The init's body; returns the exit status for the child only on failure.

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/fs.hpp"
+#include "base/logging.hpp"
 #include "containerizer/hooks.hpp"
 #include "containerizer/launch.hpp"
 #include "containerizer/sync.hpp"
@@ -151,6 +152,30 @@ static Status parentHandshake(const LaunchRequest& req, const oci::Spec& spec, I
   }
 }
 
+// AppArmor and SELinux labels are applied on exec where the host has the LSM
+// (runc's behaviour); elsewhere they are skipped with a warning.
+static Status planSecurityLabels(const oci::Process& process, InitPlan& plan) {
+  auto enabled = [](const char* path) {
+    auto text = fs::readFile(path);
+    return text && !text->empty() && ((*text)[0] == 'Y' || (*text)[0] == '1');
+  };
+  if (!process.apparmorProfile.empty()) {
+    if (enabled("/sys/module/apparmor/parameters/enabled"))
+      plan.apparmorProfile = process.apparmorProfile;
+    else
+      logging::get("runtime")->warn("process.apparmorProfile \"{}\": AppArmor is not enabled on "
+                                    "this host; skipped", process.apparmorProfile);
+  }
+  if (!process.selinuxLabel.empty()) {
+    if (fs::exists("/sys/fs/selinux/enforce"))  // present whenever SELinux is on
+      plan.selinuxLabel = process.selinuxLabel;
+    else
+      logging::get("runtime")->warn("process.selinuxLabel \"{}\": SELinux is not enabled on this "
+                                    "host; skipped", process.selinuxLabel);
+  }
+  return ok();
+}
+
 static Result<InitPlan> buildPlan(const LaunchRequest& req, const oci::Spec& spec) {
   InitPlan plan;
   plan.id = req.id;
@@ -163,6 +188,7 @@ static Result<InitPlan> buildPlan(const LaunchRequest& req, const oci::Spec& spe
   }
   if (spec.process->terminal && req.consoleSocket.empty() && !req.ownTerminal)
     return Error::make("process.terminal: a terminal needs --console-socket");
+  TRY(planSecurityLabels(*spec.process, plan));
   plan.newUts = spec.linux.hasNamespace("uts") && spec.linux.findNamespace("uts")->path.empty();
   plan.preserveFds = req.preserveFds;
   return plan;
