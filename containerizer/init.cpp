@@ -29,6 +29,7 @@
 #include "linux/mount.hpp"
 #include "linux/process.hpp"
 #include "linux/rootfs.hpp"
+#include "linux/scheduling.hpp"
 
 namespace nucleo::containerizer {
 namespace {
@@ -131,6 +132,8 @@ Status finishProcess(InitPlan& plan) {
 }
 
 Status setupContainer(InitPlan& plan) {
+  if (!plan.process.cpuAffinityInitial.empty())
+    TRY(os::setCpuAffinity(plan.process.cpuAffinityInitial).context("process.execCPUAffinity.initial"));
   TRY(expectMessage(plan, SyncType::Go));
   const oci::Spec& spec = *plan.spec;
   const auto& hooks = spec.hooks;

@@ -14,6 +14,7 @@
 #include "base/unique_fd.hpp"
 #include "containerizer/sync.hpp"
 #include "linux/capabilities.hpp"
+#include "linux/scheduling.hpp"
 
 namespace nucleo::containerizer {
 namespace {
@@ -83,6 +84,8 @@ Status applyProcessLimits(const isolator::ProcessPlan& process) {
   if (process.oomScoreAdj)
     TRY(fs::writeExisting("/proc/self/oom_score_adj", std::to_string(*process.oomScoreAdj))
             .context("process.oomScoreAdj"));
+  if (process.scheduler) TRY(os::setScheduler(*process.scheduler));
+  if (process.ioPriority) TRY(os::setIoPriority(process.ioPriority->first, process.ioPriority->second));
   for (const auto& r : process.rlimits)
     if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &r.limit) < 0)
       return Error::fromErrno(fmt::format("process.rlimits: setrlimit {} to {}:{}", r.resource,
@@ -102,6 +105,8 @@ Status enterCwd(const std::string& cwd) {
 
 Status applyPrivileges(const isolator::ProcessPlan& process,
                        const std::optional<os::SeccompProgram>& seccomp) {
+  if (!process.cpuAffinityFinal.empty())
+    TRY(os::setCpuAffinity(process.cpuAffinityFinal).context("process.execCPUAffinity.final"));
   if (process.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return Error::fromErrno("prctl no_new_privs");
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it

@@ -53,6 +53,43 @@ Result<os::CapabilitySets> planCapabilities(const oci::Capabilities& caps) {
   return sets;
 }
 
+static Status planScheduling(const oci::Process& process, ProcessPlan& plan) {
+  if (process.scheduler) {
+    const auto& s = *process.scheduler;
+    os::SchedulerAttr attr;
+    auto policy = os::schedulerPolicyFromName(s.policy);
+    if (!policy) return std::move(policy).error().context("process.scheduler.policy");
+    attr.policy = *policy;
+    for (const auto& name : s.flags) {
+      auto flag = os::schedulerFlagFromName(name);
+      if (!flag) return std::move(flag).error().context("process.scheduler.flags");
+      attr.flags |= *flag;
+    }
+    attr.nice = s.nice;
+    attr.priority = static_cast<uint32_t>(s.priority);
+    attr.runtime = s.runtime;
+    attr.deadline = s.deadline;
+    attr.period = s.period;
+    plan.scheduler = attr;
+  }
+  if (process.ioPriority) {
+    auto ioClass = os::ioPriorityClassFromName(process.ioPriority->ioClass);
+    if (!ioClass) return std::move(ioClass).error().context("process.ioPriority.class");
+    plan.ioPriority = std::pair{*ioClass, process.ioPriority->priority};
+  }
+  if (!process.cpuAffinityInitial.empty()) {
+    auto cpus = os::parseCpuList(process.cpuAffinityInitial);
+    if (!cpus) return std::move(cpus).error().context("process.execCPUAffinity.initial");
+    plan.cpuAffinityInitial = std::move(*cpus);
+  }
+  if (!process.cpuAffinityFinal.empty()) {
+    auto cpus = os::parseCpuList(process.cpuAffinityFinal);
+    if (!cpus) return std::move(cpus).error().context("process.execCPUAffinity.final");
+    plan.cpuAffinityFinal = std::move(*cpus);
+  }
+  return ok();
+}
+
 Result<ProcessPlan> planProcess(const oci::Process& process) {
   ProcessPlan plan;
   plan.args = process.args;
@@ -75,6 +112,7 @@ Result<ProcessPlan> planProcess(const oci::Process& process) {
   }
   plan.noNewPrivileges = process.noNewPrivileges;
   plan.oomScoreAdj = process.oomScoreAdj;
+  TRY(planScheduling(process, plan));
   plan.terminal = process.terminal;
   plan.consoleSize = process.consoleSize;
   return plan;

@@ -15,6 +15,7 @@
 #include "linux/capabilities.hpp"
 #include "linux/cgroup.hpp"
 #include "linux/rootfs.hpp"
+#include "linux/scheduling.hpp"
 #include "linux/seccomp.hpp"
 #include "oci/spec.hpp"
 
@@ -34,6 +35,9 @@ struct ProcessPlan {
   std::vector<RlimitPlan> rlimits;
   bool noNewPrivileges = false;
   std::optional<int> oomScoreAdj;
+  std::optional<os::SchedulerAttr> scheduler;
+  std::optional<std::pair<int, int>> ioPriority;  // class, level
+  std::vector<int> cpuAffinityInitial, cpuAffinityFinal;
   bool terminal = false;
   std::optional<std::pair<unsigned, unsigned>> consoleSize;
 };

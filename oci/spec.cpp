@@ -65,6 +65,42 @@ Result<Rlimit> parseRlimit(const JsonField& f) {
   return r;
 }
 
+// process.scheduler, process.ioPriority and process.execCPUAffinity (1.2).
+Status parseScheduling(const JsonField& f, Process& p) {
+  TRY_ASSIGN(JsonField sched, f.member("scheduler"));
+  if (sched.present()) {
+    Scheduler s;
+    TRY_ASSIGN(s.policy, sched.member("policy")->string());
+    if (s.policy.empty()) return sched.error("policy is required");
+    TRY_ASSIGN(auto nice, sched.member("nice")->int64());
+    TRY_ASSIGN(auto priority, sched.member("priority")->int64());
+    if (nice && (*nice < -20 || *nice > 19)) return sched.error("nice must be between -20 and 19");
+    s.nice = static_cast<int>(nice.value_or(0));
+    s.priority = static_cast<int>(priority.value_or(0));
+    TRY_ASSIGN(s.flags, sched.member("flags")->strings());
+    TRY_ASSIGN(auto runtime, sched.member("runtime")->uint64());
+    TRY_ASSIGN(auto deadline, sched.member("deadline")->uint64());
+    TRY_ASSIGN(auto period, sched.member("period")->uint64());
+    s.runtime = runtime.value_or(0);
+    s.deadline = deadline.value_or(0);
+    s.period = period.value_or(0);
+    p.scheduler = std::move(s);
+  }
+  TRY_ASSIGN(JsonField io, f.member("ioPriority"));
+  if (io.present()) {
+    IoPriority i;
+    TRY_ASSIGN(i.ioClass, io.member("class")->string());
+    TRY_ASSIGN(auto priority, io.member("priority")->int64());
+    if (priority && (*priority < 0 || *priority > 7)) return io.error("priority must be between 0 and 7");
+    i.priority = static_cast<int>(priority.value_or(0));
+    p.ioPriority = std::move(i);
+  }
+  TRY_ASSIGN(JsonField affinity, f.member("execCPUAffinity"));
+  TRY_ASSIGN(p.cpuAffinityInitial, affinity.member("initial")->string());
+  TRY_ASSIGN(p.cpuAffinityFinal, affinity.member("final")->string());
+  return ok();
+}
+
 Result<Process> parseProcessField(const JsonField& f) {
   Process p;
   TRY_ASSIGN(p.terminal, f.member("terminal")->boolean());
@@ -104,6 +140,7 @@ Result<Process> parseProcessField(const JsonField& f) {
     if (*v < -1000 || *v > 1000) return oom.error("must be between -1000 and 1000");
     p.oomScoreAdj = static_cast<int>(*v);
   }
+  TRY(parseScheduling(f, p));
   return p;
 }
 

@@ -36,6 +36,19 @@ struct User {
   std::string username;
 };
 
+struct Scheduler {
+  std::string policy;  // SCHED_OTHER, SCHED_FIFO, ...
+  int nice = 0;
+  int priority = 0;
+  std::vector<std::string> flags;
+  uint64_t runtime = 0, deadline = 0, period = 0;
+};
+
+struct IoPriority {
+  std::string ioClass;  // IOPRIO_CLASS_RT, _BE, _IDLE
+  int priority = 0;
+};
+
 struct Process {
   bool terminal = false;
   std::optional<std::pair<unsigned, unsigned>> consoleSize;  // height, width
@@ -48,6 +61,9 @@ struct Process {
   bool noNewPrivileges = false;
   std::string apparmorProfile, selinuxLabel;
   std::optional<int> oomScoreAdj;
+  std::optional<Scheduler> scheduler;
+  std::optional<IoPriority> ioPriority;
+  std::string cpuAffinityInitial, cpuAffinityFinal;  // execCPUAffinity
 };
 
 struct Hook {

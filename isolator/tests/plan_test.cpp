@@ -128,3 +128,39 @@ TEST(RootfsPlan, ResolvesRootfsAndChecksMounts) {
 
 }  // namespace
 }  // namespace nucleo::isolator
+
+namespace nucleo::isolator {
+namespace {
+
+TEST(ProcessPlan, SchedulingKnobs) {
+  auto spec = oci::parseSpec(R"({"ociVersion":"1.2.0","root":{"path":"r"},"process":{"args":["true"],"cwd":"/",
+      "scheduler":{"policy":"SCHED_BATCH","nice":5,"flags":["SCHED_FLAG_RESET_ON_FORK"]},
+      "ioPriority":{"class":"IOPRIO_CLASS_IDLE","priority":0},
+      "execCPUAffinity":{"initial":"0","final":"0-1,3"}}})");
+  ASSERT_TRUE(spec) << spec.error().message;
+  auto plan = planProcess(*spec->process);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->scheduler->policy, 3u);  // SCHED_BATCH
+  EXPECT_EQ(plan->scheduler->nice, 5);
+  EXPECT_EQ(plan->scheduler->flags, 1u);   // SCHED_FLAG_RESET_ON_FORK
+  EXPECT_EQ(plan->ioPriority->first, 3);   // IOPRIO_CLASS_IDLE
+  EXPECT_EQ(plan->cpuAffinityFinal, (std::vector<int>{0, 1, 3}));
+
+  spec->process->scheduler->policy = "SCHED_FAST";
+  plan = planProcess(*spec->process);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().message, "process.scheduler.policy: unknown scheduler policy \"SCHED_FAST\"");
+  spec->process->scheduler.reset();
+  spec->process->cpuAffinityFinal = "3-1";
+  plan = planProcess(*spec->process);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().message,
+            "process.execCPUAffinity.final: \"3-1\" is not a CPU list such as 0-3,7");
+  auto bad = oci::parseSpec(R"({"ociVersion":"1.2.0","root":{"path":"r"},"process":{"args":["true"],"cwd":"/",
+      "ioPriority":{"class":"IOPRIO_CLASS_BE","priority":9}}})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "process.ioPriority: priority must be between 0 and 7");
+}
+
+}  // namespace
+}  // namespace nucleo::isolator
