@@ -64,7 +64,7 @@ class HttpClient {
 };
 
 struct HttpClientOptions {
-  // PEM bundle for https; empty means the system store.
+  // PEM bundle for https; empty means $SSL_CERT_FILE, else the system store.
   std::string caFile;
   // Verify the server's certificate and name (off only for tests).
   bool verifyTls = true;

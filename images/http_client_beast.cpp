@@ -14,6 +14,7 @@
 #include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 
 #include "base/fs.hpp"
@@ -58,6 +59,7 @@ Status BeastClient::initTls() {
   ssl::context ctx(ssl::context::tls_client);
   ctx.set_verify_mode(options_.verifyTls ? ssl::verify_peer : ssl::verify_none, ec);
   std::string ca = options_.caFile;
+  if (const char* env = std::getenv("SSL_CERT_FILE"); ca.empty() && env && *env) ca = env;
   // libssl is linked statically: its compiled-in OPENSSLDIR may not be where
   // this system keeps its CA bundle, so Debian's bundle is named outright.
   if (ca.empty() && fs::exists("/etc/ssl/certs/ca-certificates.crt"))

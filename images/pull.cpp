@@ -191,7 +191,7 @@ Result<PullResult> pullImage(ImageStore& store, std::string_view text, const Pul
   std::unique_ptr<HttpClient> owned;
   HttpClient* http = options.http;
   if (!http) {
-    owned = makeHttpClient();
+    owned = makeHttpClient({options.caFile, !options.insecure, 60});
     http = owned.get();
   }
   RegistryClient client(*http, where, registryOptions);

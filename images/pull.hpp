@@ -17,8 +17,11 @@
 namespace nucleo::images {
 
 struct PullOptions {
-  // Plain HTTP for a registry that is not on loopback.
+  // HTTPS without certificate checks, or plain HTTP, for a registry that is
+  // not on loopback (loopback ones get the HTTP fallback anyway).
   bool insecure = false;
+  // PEM CA bundle for the registry's certificate; empty: see HttpClientOptions.
+  std::string caFile;
   // A docker config.json-style credentials file; empty: none.
   std::string credsFile;
   // The image of a multi-platform index to take.

@@ -121,10 +121,13 @@ static const char* MANIFEST_ACCEPT =
 
 RegistryClient::RegistryClient(HttpClient& http, RegistryLocation where, RegistryOptions options)
     : http_(http), where_(std::move(where)), options_(std::move(options)) {
-  std::string host = where_.host == "docker.io" ? "registry-1.docker.io" : where_.host;
-  bool plain = options_.insecure || isLoopbackHost(host);
-  auto url = parseUrl((plain ? "http://" : "https://") + host + "/v2/");
+  mayFallBack_ = options_.insecure || isLoopbackHost(endpoint());
+  auto url = parseUrl("https://" + endpoint() + "/v2/");
   if (url) base_ = *url;
+}
+
+std::string RegistryClient::endpoint() const {
+  return where_.host == "docker.io" ? "registry-1.docker.io" : where_.host;
 }
 
 // The registry's own words: {"errors":[{"code":"MANIFEST_UNKNOWN","message":..}]}.
@@ -200,7 +203,19 @@ Result<HttpResponse> RegistryClient::get(const std::string& path, const std::str
     // Blob storage behind a redirect has its own (signed URL) authorization.
     bool sameHost = url.authority() == base_.authority();
     if (sameHost && !authorization_.empty()) req.headers.emplace_back("Authorization", authorization_);
-    TRY_ASSIGN(HttpResponse r, http_.send(req, sink));
+    auto sent = http_.send(req, sink);
+    // A TLS failure that is not about the certificate means the registry
+    // speaks plain HTTP; a bad certificate is reported, never bypassed.
+    if (!sent && mayFallBack_ && sameHost && sent.error().message.find("certificate") == std::string::npos) {
+      mayFallBack_ = false;
+      std::string target = url.target;
+      TRY_ASSIGN(base_, parseUrl("http://" + endpoint() + "/v2/"));
+      url = base_;
+      url.target = target;
+      continue;
+    }
+    TRY_ASSIGN(HttpResponse r, std::move(sent));
+    mayFallBack_ = false;
     if (r.status == 401 && sameHost && !authenticated) {
       TRY(authenticate(r));
       authenticated = true;

@@ -48,12 +48,14 @@ struct RegistryLocation {
 };
 RegistryLocation locate(const Reference& ref);
 
-// True for localhost, 127.0.0.0/8 and ::1 (with or without a port): these
-// registries are spoken to in plain HTTP, as podman and docker do.
+// True for localhost, 127.0.0.0/8 and ::1 (with or without a port): like
+// --insecure registries, these may fall back to plain HTTP (as docker does).
 bool isLoopbackHost(std::string_view host);
 
 struct RegistryOptions {
-  bool insecure = false;  // plain HTTP whatever the host
+  // HTTPS without certificate checks, falling back to plain HTTP when the
+  // registry does not speak TLS.
+  bool insecure = false;
   std::optional<Credentials> credentials;
 };
 
@@ -86,12 +88,15 @@ class RegistryClient {
   Result<HttpResponse> get(const std::string& path, const std::string& accept, const BodySink& sink);
   Status authenticate(const HttpResponse& unauthorized);
   Result<std::string> fetchToken(const Challenge& challenge);
+  std::string endpoint() const;  // host[:port] to connect to
 
   HttpClient& http_;
   RegistryLocation where_;
   RegistryOptions options_;
   Url base_;
   std::string authorization_;
+  // HTTPS first; plain HTTP if the first exchange fails below HTTP.
+  bool mayFallBack_ = false;
 };
 
 }  // namespace nucleo::images

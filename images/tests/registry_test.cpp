@@ -83,6 +83,7 @@ class FakeRegistry {
       ssize_t n = ::read(c, buf, sizeof buf);
       if (n <= 0) return;
       in.append(buf, static_cast<size_t>(n));
+      if (in[0] == 0x16) return;  // a TLS ClientHello: we speak plain HTTP only
     }
     FakeRequest req;
     auto lines = strings::split(in.substr(0, in.find("\r\n\r\n")), '\n');

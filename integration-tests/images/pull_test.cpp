@@ -60,7 +60,7 @@ bool accepting(uint16_t port) {
 // auth, access log in dir/log (one line per request).
 class Registry {
  public:
-  Registry(const std::string& dir, bool auth) : dir_(dir), port_(freePort()) {
+  Registry(const std::string& dir, bool auth, bool tls = false) : dir_(dir), port_(freePort()) {
     std::string config = "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n"
                          "storage:\n  filesystem:\n    rootdirectory: " + dir + "/data\n"
                          "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
@@ -68,6 +68,7 @@ class Registry {
       sh("htpasswd -cbB " + dir + "/htpasswd alice secret");
       config += "auth:\n  htpasswd:\n    realm: test\n    path: " + dir + "/htpasswd\n";
     }
+    if (tls) config += "  tls:\n    certificate: " + dir + "/server.pem\n    key: " + dir + "/server.key\n";
     (void)nucleo::fs::writeFileAtomic(dir + "/config.yml", config);
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -232,6 +233,36 @@ TEST_F(PullCli, BasicAuthNeedsCredentials) {
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_EQ(ok.out, digestOf(secured.host() + "/private/busybox:latest", "--creds alice:secret") + "\n");
   secured.stop();
+  (void)nucleo::fs::removeAll(dir);
+}
+
+// A registry with a certificate from its own CA: refused until that CA is
+// trusted ($SSL_CERT_FILE), or with --insecure; never silently downgraded.
+TEST_F(PullCli, HttpsVerifiesTheRegistryCertificate) {
+  std::string dir = store_ + "-tls";
+  ASSERT_TRUE(nucleo::fs::makeDirs(dir));
+  auto certs = sh("cd " + dir + R"SH( && set -e && exec 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=nucleo-test-ca
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1
+printf 'subjectAltName=IP:127.0.0.1\n' > ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile ext)SH");
+  ASSERT_EQ(certs.code, 0) << certs.out;
+  Registry secure(dir, false, true);
+  auto pushed = push("busybox:latest", "", "oci:" + std::string(NUCLEO_TEST_IMAGES) + "/busybox-oci:latest", &secure);
+  ASSERT_EQ(pushed.code, 0) << pushed.out;
+  std::string ref = secure.host() + "/busybox";
+  auto untrusted = nucleo("pull " + ref);
+  EXPECT_EQ(untrusted.code, 1);
+  EXPECT_NE(untrusted.out.find("GET https://" + secure.host() + "/v2/busybox/manifests/latest: TLS handshake: certificate verify failed"),
+            std::string::npos) << untrusted.out;
+  EXPECT_EQ(nucleo("ls -q").out, "");
+  auto trusted = sh("SSL_CERT_FILE=" + dir + "/ca.pem " + NUCLEO_BIN + " image --store " + store_ + " pull " + ref);
+  EXPECT_EQ(trusted.code, 0) << trusted.out;
+  EXPECT_EQ(nucleo("rm " + ref).code, 0);
+  auto insecure = nucleo("pull --insecure " + ref);
+  EXPECT_EQ(insecure.code, 0) << insecure.out;
+  EXPECT_EQ(insecure.out, trusted.out);
+  secure.stop();
   (void)nucleo::fs::removeAll(dir);
 }
 
