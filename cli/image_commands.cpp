@@ -190,7 +190,7 @@ void addImageFlagsForRun(CLI::App* cmd) {
 }
 
 void addPullFlags(CLI::App* cmd) {
-  cmd->add_flag("--insecure", flags.insecure, "plain HTTP to the registry (loopback registries always are)");
+  cmd->add_flag("--insecure", flags.insecure, "HTTPS without certificate checks, else plain HTTP (loopback registries fall back to HTTP anyway)");
   cmd->add_option("--creds", flags.creds, "docker config.json-style credentials file");
 }
 

@@ -98,11 +98,11 @@ Status Puller::fetchBlob(const Descriptor& d, const std::string& what) {
 
 // Under the blob's lock, so that of two pulls of one layer the second finds
 // it fetched and unpacked and only waits.
-Status Puller::fetchLayer(const Descriptor& d, const std::string& what) {
+Status Puller::fetchLayer(const Descriptor& d, const std::string& layer) {
   TRY_ASSIGN(BlobLock lock, BlobLock::take(lockDir(), d.digest));
-  TRY(fetchBlob(d, what));
+  TRY(fetchBlob(d, layer + " " + d.digest.str()));
   bool unpacked = fs::exists(store.layerDir(d.digest));
-  TRY(store.ensureLayer(d, what, progress));
+  TRY(store.ensureLayer(d, layer, progress));
   if (!unpacked) addedLayers.insert(d.digest);
   return ok();
 }
@@ -116,7 +116,7 @@ Status Puller::fetchAll(const Manifest& m) {
     TRY(parseImageConfig(text, what));
   }
   for (size_t i = 0; i < m.layers.size(); ++i)
-    TRY(fetchLayer(m.layers[i], fmt::format("layer {}/{} {}", i + 1, m.layers.size(), m.layers[i].digest.str())));
+    TRY(fetchLayer(m.layers[i], fmt::format("layer {}/{}", i + 1, m.layers.size())));
   return ok();
 }
 
