@@ -20,6 +20,7 @@ namespace nucleo::images {
 struct Url {
   std::string scheme, host, port, target;  // target starts with '/'
 
+  // The URL back as text, with the port only when it is not the default.
   std::string str() const;
   // "host" or "host:port" when the port is not the scheme's default.
   std::string authority() const;
@@ -33,6 +34,8 @@ Result<Url> resolveUrl(const Url& base, std::string_view location);
 // Percent-encodes a query parameter value.
 std::string urlEncode(std::string_view text);
 
+// One request; `headers` are sent as given, after Host, User-Agent and
+// Connection: close (one connection per request).
 struct HttpRequest {
   std::string method = "GET";
   Url url;
@@ -40,6 +43,7 @@ struct HttpRequest {
   std::string body;
 };
 
+// The status line and headers, and the body when no sink took it.
 struct HttpResponse {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercase

@@ -46,12 +46,14 @@ Result<Challenge> parseChallenge(std::string_view header);
 struct RegistryLocation {
   std::string host, repository;
 };
+// Splits a parsed reference into registry host and repository; never fails.
 RegistryLocation locate(const Reference& ref);
 
 // True for localhost, 127.0.0.0/8 and ::1 (with or without a port): like
 // --insecure registries, these may fall back to plain HTTP (as docker does).
 bool isLoopbackHost(std::string_view host);
 
+// How to reach a registry: transport security and who we are.
 struct RegistryOptions {
   // HTTPS without certificate checks, falling back to plain HTTP when the
   // registry does not speak TLS.
@@ -82,6 +84,7 @@ class RegistryClient {
   // Authorization when the host changes), the body streamed into `sink`.
   Status blob(const Digest& digest, const BodySink& sink);
 
+  // The registry host and repository this client talks to.
   const RegistryLocation& location() const { return where_; }
 
  private:
