@@ -6,8 +6,16 @@
 //            beside `nucleo run -b` of a bundle whose overlay is already
 //            mounted (the difference is the image cost: overlay, config)
 //   podman   `podman run --rm` of the same image when podman is installed
+//   pull     `nucleo image pull` of the 3-layer image from a docker-registry
+//            on loopback (into an empty store: fetch, verify, unpack),
+//            beside `skopeo copy` of it to an OCI layout (fetch only)
 // Usage: nucleo-bench-image [--runs N] [--images DIR] [--nucleo PATH]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +57,56 @@ static void row(const std::string& name, int runs, const std::function<bool()>& 
   }
   std::printf("%-44s %5d %5d %10.1f %10.1f %10.1f\n", name.c_str(), runs, fail,
               times[times.size() / 2], times.front(), times.back());
+}
+
+// A docker-registry child on 127.0.0.1:<port> holding the test image.
+static pid_t startRegistry(const std::string& dir, int port) {
+  (void)fs::makeDirs(dir);
+  std::string config = "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: " +
+                       dir + "/data\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port) + "\n";
+  (void)fs::writeFileAtomic(dir + "/config.yml", config);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    ::execl("/usr/bin/docker-registry", "docker-registry", "serve", (dir + "/config.yml").c_str(), nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 100; ++i, ::usleep(50000)) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (up) break;
+  }
+  return pid;
+}
+
+static void pullRows(const std::string& work, const std::string& imagesDir, const std::string& nucleo, int runs) {
+  if (!fs::exists("/usr/bin/docker-registry") || !fs::exists("/usr/bin/skopeo")) {
+    std::printf("%-44s (docker-registry or skopeo not installed)\n", "pull: nucleo image pull");
+    return;
+  }
+  int port = 35000 + ::getpid() % 20000;
+  std::string host = "127.0.0.1:" + std::to_string(port);
+  pid_t registry = startRegistry(work + "/registry", port);
+  if (sh("skopeo copy --dest-tls-verify=false oci:" + imagesDir + "/busybox-oci:latest docker://" + host + "/busybox:latest")) {
+    std::string store = work + "/pull-store";
+    row("pull 3-layer image: nucleo image pull", runs,
+        [&] { return sh(nucleo + " image --store " + store + " pull " + host + "/busybox"); },
+        [&] { (void)fs::removeAll(store); });
+    std::string layout = work + "/pull-layout";
+    row("pull 3-layer image: skopeo copy to oci:", runs,
+        [&] { return sh("skopeo copy --src-tls-verify=false docker://" + host + "/busybox oci:" + layout + ":latest"); },
+        [&] { (void)fs::removeAll(layout); });
+  } else {
+    std::printf("%-44s (skopeo could not push the test image)\n", "pull: nucleo image pull");
+  }
+  ::kill(registry, SIGTERM);
+  ::waitpid(registry, nullptr, 0);
 }
 
 int main(int argc, char** argv) {
@@ -115,6 +173,7 @@ int main(int argc, char** argv) {
     row("podman run --rm busybox true", runs, [&] { return sh("podman run --rm busybox true"); });
   else
     std::printf("%-44s (podman not installed)\n", "podman run --rm busybox true");
+  pullRows(work, imagesDir, nucleo, runs);
   (void)fs::removeAll(work);
   return 0;
 }

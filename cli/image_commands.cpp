@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "images/bundle.hpp"
 #include "images/import.hpp"
+#include "images/pull.hpp"
 #include "images/store.hpp"
 #include "oci/json_pretty.hpp"
 
@@ -23,7 +24,8 @@ struct ImageFlags {
   std::string path, ref, dir, name, format = "table", memory;
   std::vector<std::string> refs, env, args;
   std::optional<double> cpus;
-  bool quiet = false, rm = false;
+  bool quiet = false, rm = false, insecure = false;
+  std::string creds, pull = "missing";
 };
 
 ImageFlags flags;
@@ -34,6 +36,15 @@ std::string defaultStore() {
 }
 
 Result<images::ImageStore> openStore() { return images::ImageStore::open(flags.store); }
+
+// --creds, else $REGISTRY_AUTH_FILE (podman's), else ~/.docker/config.json.
+std::string credsFile() {
+  if (!flags.creds.empty()) return flags.creds;
+  if (const char* env = std::getenv("REGISTRY_AUTH_FILE"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  std::string docker = std::string(home ? home : "/root") + "/.docker/config.json";
+  return fs::exists(docker) ? docker : "";
+}
 
 images::Progress progress() {
   if (!::isatty(STDERR_FILENO)) return {};
@@ -46,6 +57,23 @@ std::string randomId() {
   std::string id = "img-";
   for (unsigned char b : bytes) id += fmt::format("{:02x}", b);
   return id;
+}
+
+Result<images::PullResult> pull(images::ImageStore& store, const std::string& ref) {
+  images::PullOptions options;
+  options.insecure = flags.insecure;
+  options.credsFile = credsFile();
+  return images::pullImage(store, ref, options, progress());
+}
+
+// `--pull`: always fetches; missing fetches when the store has no such name;
+// never only looks in the store.
+Result<images::ImageRecord> resolveOrPull(images::ImageStore& store, const std::string& ref) {
+  if (flags.pull == "always") TRY(pull(store, ref));
+  auto record = store.resolve(ref);
+  if (record || flags.pull != "missing") return record;
+  TRY(pull(store, ref));
+  return store.resolve(ref);
 }
 
 Result<uint64_t> imageSize(const images::ImageStore& store, const images::Image& image) {
@@ -131,7 +159,7 @@ int inspectImage() {
 // Mounts the image's overlay at <bundle>/rootfs and writes <bundle>/config.json.
 Status prepareBundle(images::ImageStore& store, const std::string& ref, const std::string& id,
                      const std::string& bundle) {
-  TRY_ASSIGN(auto record, store.resolve(ref));
+  TRY_ASSIGN(auto record, resolveOrPull(store, ref));
   TRY_ASSIGN(auto image, store.load(record));
   images::RunOverrides o;
   o.args = flags.args;
@@ -161,11 +189,16 @@ void addImageFlagsForRun(CLI::App* cmd) {
   cmd->add_option("--cpus", flags.cpus, "CPU limit, e.g. 0.5");
 }
 
+void addPullFlags(CLI::App* cmd) {
+  cmd->add_flag("--insecure", flags.insecure, "HTTPS without certificate checks, else plain HTTP (loopback registries fall back to HTTP anyway)");
+  cmd->add_option("--creds", flags.creds, "docker config.json-style credentials file");
+}
+
 }  // namespace
 
 void Commands::addImages(CLI::App& app) {
   flags.store = defaultStore();
-  auto* image = app.add_subcommand("image", "manage OCI images (import, ls, inspect, rm, prune, bundle)");
+  auto* image = app.add_subcommand("image", "manage OCI images (import, pull, ls, inspect, rm, prune, bundle)");
   image->require_subcommand(1);
   image->add_option("--store", flags.store, "image store directory ($NUCLEO_IMAGE_STORE)")
       ->capture_default_str();
@@ -178,6 +211,20 @@ void Commands::addImages(CLI::App& app) {
       auto store = openStore();
       if (!store) return report(std::move(store).error());
       auto r = images::importImage(*store, flags.path, flags.ref, progress());
+      if (!r) return report(std::move(r).error());
+      std::printf("%s\n", r->manifest.str().c_str());
+      return 0;
+    };
+  });
+
+  auto* pullCmd = image->add_subcommand("pull", "pull an image from a registry (OCI distribution API)");
+  pullCmd->add_option("ref", flags.ref, "[host[:port]/]repository[:tag|@sha256:...]")->required();
+  addPullFlags(pullCmd);
+  pullCmd->callback([this] {
+    action_ = [this] {
+      auto store = openStore();
+      if (!store) return report(std::move(store).error());
+      auto r = pull(*store, flags.ref);
       if (!r) return report(std::move(r).error());
       std::printf("%s\n", r->manifest.str().c_str());
       return 0;
@@ -226,6 +273,7 @@ void Commands::addImages(CLI::App& app) {
   bundle->add_option("--name", flags.name, "id of the bundle's rootfs in the store (default: random)");
   addImageFlagsForRun(bundle);
   bundle->add_option("command", flags.args, "replaces the image's Cmd");
+  addPullFlags(bundle);
   bundle->callback([this] {
     action_ = [this] {
       auto store = openStore();
@@ -262,6 +310,9 @@ void Commands::addImages(CLI::App& app) {
   run->add_option("--image-store", flags.store, "with --image: the image store directory");
   run->add_flag("--rm", flags.rm, "with --image: accepted; the container and its rootfs changes are always removed");
   addImageFlagsForRun(run);
+  addPullFlags(run);
+  run->add_option("--pull", flags.pull, "with --image: pull never, when missing (default), or always")
+      ->check(CLI::IsMember({"never", "missing", "always"}));
   run->callback([this] {
     sealed_ = true;
     if (flags.ref.empty()) {
