@@ -27,8 +27,11 @@ std::string versionText();
 class Commands {
  public:
   explicit Commands(Globals& globals) : globals_(globals) {}
-  void registerAll(CLI::App& app);
+  // Registers the subcommands (only the one argv names, when it names one).
+  void registerFor(CLI::App& app, int argc, char** argv);
   bool needsSealedSelf() const { return sealed_; }
+  // A word in the subcommand's place that names no subcommand, or "".
+  const std::string& unknownCommand() const { return unknownCommand_; }
   int run();
 
  private:
@@ -47,6 +50,7 @@ class Commands {
   Globals& globals_;
   std::function<int()> action_;
   bool sealed_ = false;
+  std::string unknownCommand_;
 
   containerizer::CreateOptions create_;
   containerizer::ExecOptions exec_;

@@ -32,7 +32,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   cli::Commands commands(globals);
-  commands.registerAll(app);
+  commands.registerFor(app, argc, argv);
+  if (!commands.unknownCommand().empty()) {
+    std::fprintf(stderr, "nucleo: unknown command \"%s\" (nucleo --help lists them)\n",
+                 commands.unknownCommand().c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
