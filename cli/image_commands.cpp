@@ -1,9 +1,12 @@
 // `nucleo image ...` and `nucleo run --image`: the image store from the
 // command line. The work happens in images/; this file parses and prints.
+#include <spawn.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 
@@ -12,9 +15,10 @@
 #include "cli/commands.hpp"
 #include "images/bundle.hpp"
 #include "images/import.hpp"
-#include "images/pull.hpp"
 #include "images/store.hpp"
 #include "oci/json_pretty.hpp"
+
+extern char** environ;
 
 namespace nucleo::cli {
 namespace {
@@ -59,11 +63,46 @@ std::string randomId() {
   return id;
 }
 
-Result<images::PullResult> pull(images::ImageStore& store, const std::string& ref) {
-  images::PullOptions options;
-  options.insecure = flags.insecure;
-  options.credsFile = credsFile();
-  return images::pullImage(store, ref, options, progress());
+// The directory `nucleo` was started from (before its protected re-exec).
+std::string binaryDir() {
+  if (const char* dir = std::getenv("_NUCLEO_EXE_DIR"); dir && *dir) return dir;
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string path(self, n > 0 ? static_cast<size_t>(n) : 0);
+  return path.substr(0, path.rfind('/'));
+}
+
+// Runs nucleo-pull (see images/tools/pull_main.cpp) and reads its verdict.
+Result<images::Digest> pull(images::ImageStore&, const std::string& ref) {
+  std::string helper = binaryDir() + "/nucleo-pull";
+  std::vector<std::string> args = {helper, "--store", flags.store, ref};
+  if (flags.insecure) args.push_back("--insecure");
+  if (std::string creds = credsFile(); !creds.empty()) {
+    args.push_back("--creds");
+    args.push_back(creds);
+  }
+  TRY_ASSIGN(auto pipe, makePipe());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, pipe.second.get(), STDOUT_FILENO);
+  pid_t pid;
+  int rc = ::posix_spawn(&pid, helper.c_str(), &actions, nullptr, argv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return Error::fromErrno("pull: run '" + helper + "'", rc);
+  pipe.second.reset();
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe.first.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string verdict(strings::trim(out));
+  if (strings::startsWith(verdict, "ok ")) return images::Digest::parse(verdict.substr(3));
+  if (strings::startsWith(verdict, "error ")) return Error::make("{}", verdict.substr(6));
+  return Error::make("pull '{}': {} exited with status {}", ref, helper, status);
 }
 
 // `--pull`: always fetches; missing fetches when the store has no such name;
@@ -226,7 +265,7 @@ void Commands::addImages(CLI::App& app) {
       if (!store) return report(std::move(store).error());
       auto r = pull(*store, flags.ref);
       if (!r) return report(std::move(r).error());
-      std::printf("%s\n", r->manifest.str().c_str());
+      std::printf("%s\n", r->str().c_str());
       return 0;
     };
   });

@@ -92,6 +92,13 @@ Status ensureProtectedSelf(char** argv, const std::string& emptyDir) {
   ::unsetenv("_NUCLEO_PROTECTED_EXE");
   if (protectedCopy) return ok();
   ::setenv("_NUCLEO_PROTECTED_EXE", "1", 1);
+  // Where the original binary lives, for the helpers installed beside it
+  // (nucleo-pull): from the protected copy, /proc/self/exe no longer says.
+  char self[PATH_MAX];
+  if (ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1); n > 0) {
+    std::string path(self, static_cast<size_t>(n));
+    ::setenv("_NUCLEO_EXE_DIR", path.substr(0, path.rfind('/')).c_str(), 1);
+  }
   Status overlay = execThroughReadOnlyOverlay(argv, emptyDir);
   ::unsetenv("_NUCLEO_PROTECTED_EXE");
   Status memfd = execFromSealedMemfd(argv);
