@@ -52,13 +52,15 @@ Status writeExisting(const std::string& path, std::string_view content) {
   return writeExistingAt(AT_FDCWD, path, content);
 }
 
-Status writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+Status writeFileAtomic(const std::string& path, std::string_view content, mode_t mode,
+                       Durability durability) {
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   {
     TRY_ASSIGN(UniqueFd fd,
                UniqueFd::open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
     Status written = writeAll(fd.get(), content, tmp);
-    if (written && ::fsync(fd.get()) < 0) written = Error::fromErrno("fsync '" + tmp + "'");
+    if (written && durability == Durability::Synced && ::fsync(fd.get()) < 0)
+      written = Error::fromErrno("fsync '" + tmp + "'");
     if (!written) {
       ::unlink(tmp.c_str());
       return written;
@@ -73,10 +75,16 @@ Status writeFileAtomic(const std::string& path, std::string_view content, mode_t
 }
 
 Status makeDirs(const std::string& path, mode_t mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Error{ec.value(), "mkdir '" + path + "': " + ec.message()};
-  (void)mode;
+  // mkdir each missing component with `mode` (less the umask), as mkdir -p.
+  for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    std::string prefix = path.substr(0, end);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), mode) < 0 && errno != EEXIST)
+      return Error::fromErrno("mkdir '" + prefix + "'");
+    if (end == std::string::npos) break;
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) < 0) return Error::fromErrno("mkdir '" + path + "'");
+  if (!S_ISDIR(st.st_mode)) return Error{ENOTDIR, "mkdir '" + path + "': not a directory"};
   return ok();
 }
 

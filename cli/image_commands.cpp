@@ -214,8 +214,8 @@ Status prepareBundle(images::ImageStore& store, const std::string& ref, const st
   auto finish = [&]() -> Status {
     TRY_ASSIGN(auto user, images::resolveUserInRootfs(image.config.user, bundle + "/rootfs"));
     TRY_ASSIGN(std::string json, images::bundleConfigJson(image.config, user, o));
-    TRY(fs::writeFileAtomic(bundle + "/config.json", json));
-    return fs::writeFileAtomic(bundle + "/nucleo-image.id", id + "\n");
+    TRY(fs::writeFileAtomic(bundle + "/config.json", json, 0644, fs::Durability::Volatile));
+    return fs::writeFileAtomic(bundle + "/nucleo-image.id", id + "\n", 0644, fs::Durability::Volatile);
   };
   auto s = finish();
   if (!s) (void)store.unmountRootfs(id);

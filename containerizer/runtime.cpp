@@ -108,7 +108,8 @@ static Result<Launched> launchAndRecord(const StateStore& store, const CreateOpt
   record.annotations = launched.spec.annotations;
   Status saved = store.save(record);
   if (saved && !options.pidFile.empty())
-    saved = fs::writeFileAtomic(options.pidFile, std::to_string(launched.pid));
+    saved = fs::writeFileAtomic(options.pidFile, std::to_string(launched.pid), 0644,
+                                 fs::Durability::Volatile);
   if (!saved) {
     ::kill(launched.pid, SIGKILL);
     if (auto cg = openCgroup(record)) (void)cg->destroy();

@@ -50,7 +50,8 @@ nucleo::Status StateStore::save(const ContainerRecord& r) const {
   boost::json::object annotations;
   for (const auto& [k, v] : r.annotations) annotations[k] = v;
   o["annotations"] = std::move(annotations);
-  return fs::writeFileAtomic(dir(r.id) + "/state.json", boost::json::serialize(o), 0600);
+  return fs::writeFileAtomic(dir(r.id) + "/state.json", boost::json::serialize(o), 0600,
+                             fs::Durability::Volatile);
 }
 
 Result<ContainerRecord> StateStore::load(const std::string& id) const {

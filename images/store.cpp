@@ -268,8 +268,9 @@ Status ImageStore::mountRootfs(const Image& image, const std::string& id,
     auto prepare = [&]() -> Status {
       TRY(fs::makeDirs(dir + "/upper", 0755));
       TRY(fs::makeDirs(dir + "/work", 0700));
-      TRY(fs::writeFileAtomic(dir + "/target", target, 0600));
-      TRY(fs::writeFileAtomic(dir + "/image", image.record.manifest.str(), 0600));
+      TRY(fs::writeFileAtomic(dir + "/target", target, 0600, fs::Durability::Volatile));
+      TRY(fs::writeFileAtomic(dir + "/image", image.record.manifest.str(), 0600,
+                              fs::Durability::Volatile));
       for (size_t i = 0; i < image.manifest.layers.size(); ++i)
         TRY(ensureLayer(image.manifest.layers[i], fmt::format("layer {}", i + 1)));
       return ok();
