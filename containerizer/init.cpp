@@ -44,6 +44,22 @@ Status applySysctl(const std::map<std::string, std::string>& sysctl) {
   return ok();
 }
 
+// A pid namespace only applies to children: unshare it and fork the process
+// that becomes the container's pid 1; this one reports it and exits.
+Status forkIntoPidNamespace(InitPlan& plan) {
+  if (::unshare(CLONE_NEWPID) < 0) return Error::fromErrno("unshare pid namespace");
+  pid_t init = ::fork();
+  if (init < 0) return Error::fromErrno("fork the container init");
+  if (init > 0) {
+    (void)syncSend(plan.syncFd, SyncType::InitPid, init);
+    ::_exit(0);
+  }
+  // No parent-death signal here: the parent is the process exiting now.
+  // Should nucleo die during setup, the init still sees end-of-file on the
+  // sync socket and fails.
+  return ok();
+}
+
 Status setupNamespaces(InitPlan& plan) {
   // The user namespace first: the others are then joined with its rights.
   for (auto& join : plan.joins)
@@ -58,7 +74,8 @@ Status setupNamespaces(InitPlan& plan) {
     if (::setresuid(0, 0, 0) < 0) return Error::fromErrno("setresuid 0 in the user namespace");
   }
   if (plan.unshareFlags && ::unshare(plan.unshareFlags) < 0)
-    return Error::fromErrno("unshare cgroup namespace");
+    return Error::fromErrno(fmt::format("unshare namespaces {:#x}", plan.unshareFlags));
+  if (plan.forkIntoPidNamespace) TRY(forkIntoPidNamespace(plan));
   const oci::Spec& spec = *plan.spec;
   if (plan.newUts) {
     if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0)
@@ -137,7 +154,8 @@ Status setupContainer(InitPlan& plan) {
   TRY(expectMessage(plan, SyncType::Go));
   const oci::Spec& spec = *plan.spec;
   const auto& hooks = spec.hooks;
-  if (plan.unshareFlags || !hooks.prestart.empty() || !hooks.createRuntime.empty() ||
+  if (plan.unshareFlags || plan.forkIntoPidNamespace || !hooks.prestart.empty() ||
+      !hooks.createRuntime.empty() ||
       !hooks.createContainer.empty())
     TRY(ensureInCgroup(plan));
   TRY(setupNamespaces(plan));

@@ -34,6 +34,7 @@ struct InitPlan {
   std::optional<os::SeccompProgram> seccomp;
   std::vector<NamespaceJoin> joins;  // joined by the init (not pid/time)
   int unshareFlags = 0;              // unshared by the init after it is in its cgroup
+  bool forkIntoPidNamespace = false; // unshare a pid namespace and fork the real init
   bool newUts = false;
   int syncFd = -1;
   bool inCgroup = false;   // CgroupReady received

@@ -3,12 +3,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/fs.hpp"
@@ -24,6 +26,7 @@ namespace {
 
 struct NamespaceSetup {
   int cloneFlags = 0;
+  bool forkIntoPidNamespace = false;
   int unshareFlags = 0;
   std::vector<NamespaceJoin> joins;
   std::optional<NamespaceJoin> pidJoin, timeJoin;
@@ -51,6 +54,16 @@ Result<NamespaceSetup> planNamespaces(const oci::Spec& spec) {
   }
   if (!spec.linux.hasNamespace("mount"))
     return Error::make("linux.namespaces: a mount namespace is required");
+  // Joining a user namespace: new namespaces must belong to it, so the init
+  // creates them after it has joined (unshare), and a new pid namespace takes
+  // one more fork (runc's nsexec does the same).
+  bool joinsUser = std::any_of(out.joins.begin(), out.joins.end(),
+                               [](const NamespaceJoin& j) { return j.flag == CLONE_NEWUSER; });
+  if (joinsUser) {
+    out.unshareFlags |= out.cloneFlags & ~(CLONE_NEWPID | CLONE_NEWTIME);
+    out.forkIntoPidNamespace = out.cloneFlags & CLONE_NEWPID;
+    out.cloneFlags &= CLONE_NEWTIME;
+  }
   return out;
 }
 
@@ -119,7 +132,8 @@ struct LaunchScope {
 };
 
 static Status parentHandshake(const LaunchRequest& req, const oci::Spec& spec, InitPlan& plan,
-                              Launched& out, int syncFd, os::Cgroup& cgroup, bool placed) {
+                              Launched& out, int syncFd, os::Cgroup& cgroup, bool placed,
+                              pid_t& scopePid) {
   const auto& uids = spec.linux.uidMappings;
   if (spec.linux.hasNamespace("user") && !spec.linux.findNamespace("user")->path.size()) {
     std::vector<os::IdMap> u, g;
@@ -144,6 +158,20 @@ static Status parentHandshake(const LaunchRequest& req, const oci::Spec& spec, I
     if (m.type == SyncType::Error) return Error{m.code, m.text};
     if (!sent) return sent;
     if (m.type == SyncType::Ready) return ok();
+    if (m.type == SyncType::InitPid) {
+      // The intermediate child forked the init into the new pid namespace
+      // and exits; the init is ours as subreaper.
+      while (::waitpid(out.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      out.pid = scopePid = m.code;
+      if (plan.stateMemFd >= 0) {
+        std::string json = hookStateJson(req.id, out.pid, req.bundle, "creating", spec);
+        (void)::ftruncate(plan.stateMemFd, 0);
+        if (::pwrite(plan.stateMemFd, json.data(), json.size(), 0) < 0)
+          return Error::fromErrno("write hook state");
+      }
+      continue;
+    }
     if (m.type != SyncType::CreateRuntimeHooks) return Error::make("sync: unexpected message");
     std::string json = hookStateJson(req.id, out.pid, req.bundle, "creating", spec);
     TRY(runHooks(spec.hooks.prestart, json, "prestart"));
@@ -202,6 +230,7 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
   plan.spec = &spec;
   TRY_ASSIGN(NamespaceSetup ns, planNamespaces(spec));
   plan.unshareFlags = ns.unshareFlags;
+  plan.forkIntoPidNamespace = ns.forkIntoPidNamespace;
   plan.joins = std::move(ns.joins);
 
   LaunchScope scope;
@@ -244,6 +273,9 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
     plan.stateMemFd = fd;
   }
 
+  // The init of a double fork is re-parented to us when its parent exits.
+  if (ns.forkIntoPidNamespace && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    return Error::fromErrno("become child subreaper");
   {
     ChildNamespaceSwitch nsSwitch;
     TRY(nsSwitch.enter(ns, spec));
@@ -256,7 +288,8 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
   out.pid = scope.pid;
   sync.second.reset();
   console.reset();
-  TRY(parentHandshake(req, spec, plan, out, sync.first.get(), *scope.cgroup, cgroupFd.valid()));
+  TRY(parentHandshake(req, spec, plan, out, sync.first.get(), *scope.cgroup, cgroupFd.valid(),
+                      scope.pid));
   if (ownConsoleEnd) {
     TRY_ASSIGN(int master, receiveFd(ownConsoleEnd.get()));
     out.ptyMaster.reset(master);

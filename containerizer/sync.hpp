@@ -20,6 +20,7 @@ enum class SyncType : uint32_t {
   Ready,               // init: waiting for start
   Start,               // parent (`run`): exec now
   Error,               // init: setup failed; code/text say why
+  InitPid,             // intermediate child: the init it forked has host pid `code`
 };
 
 struct SyncMessage {

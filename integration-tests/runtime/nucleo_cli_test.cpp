@@ -182,6 +182,22 @@ TEST_F(NucleoCli, ROOT_UserNamespaceMapsRootToAnUnprivilegedHostUid) {
   r = rt->run({"exec", id, "sh", "-c", "cat /proc/self/uid_map; id -u"});
   EXPECT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_THAT(r.out, ::testing::MatchesRegex("\\s*0\\s+200000\\s+65536\n0\n"));
+
+  // A second container joins that user namespace by path and gets its own
+  // pid namespace (the init is forked once more inside it).
+  auto joiner = bundle();
+  ASSERT_TRUE(joiner);
+  joiner->setArgs({"sh", "-c", "echo pid=$$; cat /proc/self/uid_map"});
+  auto& jlinux = joiner->config()["linux"].as_object();
+  jlinux["namespaces"].as_array().push_back(
+      boost::json::object{{"type", "user"}, {"path", "/proc/" + pid + "/ns/user"}});
+  ASSERT_TRUE(joiner->save());
+  for (auto p = joiner->dir(); p != tmpPath().parent_path(); p = p.parent_path())
+    stdfs::permissions(p, stdfs::perms::others_exec | stdfs::perms::others_read,
+                       stdfs::perm_options::add);
+  r = rt->run({"run", "--bundle", joiner->dir().string(), newId(*rt, "joiner")});
+  EXPECT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_THAT(r.out, ::testing::MatchesRegex("pid=1\n\\s*0\\s+200000\\s+65536\n"));
   EXPECT_EQ(rt->run({"delete", "--force", id}).exitCode, 0);
 }
 
