@@ -32,7 +32,6 @@ DrfSorter& Allocator::frameworkSorter(const std::string& role) {
 Status Allocator::addFramework(const std::string& id, const std::vector<std::string>& roles,
                                const std::set<std::string>& suppressed) {
   if (frameworks_.count(id)) return Error::make("framework '{}' is already known", id);
-  if (roles.empty()) return Error::make("framework '{}' has no role", id);
   auto& framework = frameworks_[id];
   framework.roles = roles;
   for (const auto& role : suppressed)

@@ -51,7 +51,8 @@ class Allocator {
   void setWeight(const std::string& role, double weight);
 
   // Adds an active framework subscribed to `roles`; `suppressed` must be a
-  // subset of them. Fails if the id is taken or roles is empty.
+  // subset of them. Fails if the id is taken. With no roles (a MULTI_ROLE
+  // framework may have none) it gets no offers.
   Status addFramework(const std::string& id, const std::vector<std::string>& roles,
                       const std::set<std::string>& suppressed = {});
   // Removes a framework and frees everything it holds (offers and tasks):

@@ -226,7 +226,11 @@ TEST_F(AllocatorTest, RecoveringMoreThanHeldIsClamped) {
 TEST_F(AllocatorTest, AddFrameworkErrors) {
   ASSERT_TRUE(allocator.addFramework("f1", {"*"}));
   EXPECT_FALSE(allocator.addFramework("f1", {"*"}));
-  EXPECT_FALSE(allocator.addFramework("f2", {}));
+  ASSERT_TRUE(allocator.addFramework("f2", {}));  // no roles: no offers
+  addAgents(1);
+  auto offers = allocator.allocate();
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].frameworkId, "f1");
 }
 
 TEST_F(AllocatorTest, CycleCostFollowsFreeAgents) {
