@@ -17,6 +17,7 @@
 #include "master/allocator/offer_book.hpp"
 #include "master/event_stream.hpp"
 #include "master/options.hpp"
+#include "mesos/v1/master/master.pb.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
 #include "nucleo/agent.pb.h"
 
@@ -35,6 +36,14 @@ struct CallContext {
   std::string streamId;    // the Mesos-Stream-Id header, if any
   std::string principal;   // the authenticated principal, if any
   std::string remoteIp;    // the peer's address
+};
+
+// What an operator API call answers: 200 with `response`, or an error status
+// with a one-line text.
+struct OperatorAnswer {
+  int status = 200;
+  std::string error;
+  mesos::v1::master::Response response;
 };
 
 // Counters for /metrics.
@@ -59,6 +68,9 @@ class Master {
   // POST /api/v1/nucleo/agent (see proto/nucleo/agent.proto).
   Response agentCall(const nucleo::agent::Call& call, const CallContext& context,
                      std::shared_ptr<EventStream> stream);
+  // POST /api/v1: GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS,
+  // GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_MASTER; 501 for the others.
+  OperatorAnswer operatorCall(const mesos::v1::master::Call& call);
   // A subscriber's connection ended (reader gone or queue overflow).
   void streamClosed(const EventStream* stream);
 
@@ -135,6 +147,12 @@ class Master {
   void sendTaskStatus(Framework& framework, const mesos::v1::TaskID& taskId,
                       mesos::v1::TaskState state, mesos::v1::TaskStatus::Reason reason,
                       const std::string& message, const std::string& agentId = "");
+
+  // operator API (operator.cpp)
+  void fillAgents(mesos::v1::master::Response::GetAgents* out) const;
+  void fillFrameworks(mesos::v1::master::Response::GetFrameworks* out) const;
+  void fillTasks(mesos::v1::master::Response::GetTasks* out) const;
+  void fillExecutors(mesos::v1::master::Response::GetExecutors* out) const;
 
   // agents
   Response registerAgent(const nucleo::agent::Call& call, const CallContext& context,

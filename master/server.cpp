@@ -169,6 +169,8 @@ struct Server::Impl {
   awaitable<void> session(tcp::socket socket);
   awaitable<Outcome> handle(const Request& request, const std::string& remoteIp);
   awaitable<Outcome> handleCall(const Request& request, const CallContext& context, bool agent);
+  awaitable<Outcome> handleOperator(const Request& request);
+  std::optional<Reply> checkContentType(const Request& request, std::string* type);
   awaitable<void> serveStream(beast::tcp_stream& stream, const Request& request, Outcome& out);
   awaitable<void> writeEvents(beast::tcp_stream& stream, HttpEventStream& events);
   awaitable<void> watchPeer(tcp::socket& socket);
@@ -331,12 +333,14 @@ awaitable<Server::Impl::Outcome> Server::Impl::handle(const Request& request,
   }
   bool scheduler = path == "/api/v1/scheduler";
   bool agent = path == "/api/v1/nucleo/agent";
-  if (scheduler || agent) {
+  bool operatorApi = path == "/api/v1";
+  if (scheduler || agent || operatorApi) {
     if (request.method() != http::verb::post) {
       auto reply = text(request, 405, "Expecting 'POST'");
       reply.set(http::field::allow, "POST");
       co_return Outcome{std::move(reply), {}, {}, {}};
     }
+    if (operatorApi) co_return co_await handleOperator(request);
     // A named context: GCC 12 mishandles aggregate temporaries inside co_await.
     CallContext context{"", *principal, remoteIp};
     co_return co_await handleCall(request, context, agent);
@@ -356,16 +360,45 @@ awaitable<Server::Impl::Outcome> Server::Impl::handle(const Request& request,
   co_return Outcome{text(request, 404, "Not found: " + path), {}, {}, {}};
 }
 
+std::optional<Reply> Server::Impl::checkContentType(const Request& request, std::string* type) {
+  auto contentType = request.find(http::field::content_type);
+  if (contentType == request.end())
+    return text(request, 400, "Expecting 'Content-Type' to be present");
+  *type = mediaType(contentType->value());
+  if (*type != kJson && *type != kProtobuf)
+    return text(request, 415, "Expecting 'Content-Type' of application/json or "
+                              "application/x-protobuf");
+  return std::nullopt;
+}
+
+awaitable<Server::Impl::Outcome> Server::Impl::handleOperator(const Request& request) {
+  std::string type;
+  if (auto bad = checkContentType(request, &type)) co_return Outcome{std::move(*bad), {}, {}, {}};
+  mesos::v1::master::Call call;
+  Status parsed = type == kJson ? proto::fromJson(request.body(), &call)
+                                : proto::fromBinary(request.body(), &call);
+  if (!parsed)
+    co_return Outcome{text(request, 400, "Failed to parse body into Call protobuf: " +
+                                             parsed.error().message), {}, {}, {}};
+  auto json = negotiateJson(std::string_view(request[http::field::accept]));
+  if (!json)
+    co_return Outcome{text(request, 406, "Expecting 'Accept' to allow application/json or "
+                                         "application/x-protobuf"), {}, {}, {}};
+  OperatorAnswer answer;
+  co_await onMaster([&] {
+    answer = master_.operatorCall(call);
+    return Response{};
+  });
+  if (answer.status != 200) co_return Outcome{text(request, answer.status, answer.error), {}, {}, {}};
+  std::string body = *json ? proto::toJson(answer.response) : answer.response.SerializeAsString();
+  co_return Outcome{text(request, 200, std::move(body), *json ? kJson : kProtobuf), {}, {}, {}};
+}
+
 awaitable<Server::Impl::Outcome> Server::Impl::handleCall(const Request& request,
                                                           const CallContext& baseContext,
                                                           bool agent) {
-  auto contentType = request.find(http::field::content_type);
-  if (contentType == request.end())
-    co_return Outcome{text(request, 400, "Expecting 'Content-Type' to be present"), {}, {}, {}};
-  std::string type = mediaType(contentType->value());
-  if (type != kJson && type != kProtobuf)
-    co_return Outcome{text(request, 415, "Expecting 'Content-Type' of application/json or "
-                                         "application/x-protobuf"), {}, {}, {}};
+  std::string type;
+  if (auto bad = checkContentType(request, &type)) co_return Outcome{std::move(*bad), {}, {}, {}};
   mesos::v1::scheduler::Call schedulerCall;
   nucleo::agent::Call agentCall;
   google::protobuf::Message* call = agent ? static_cast<google::protobuf::Message*>(&agentCall)

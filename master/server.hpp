@@ -1,6 +1,7 @@
 #pragma once
 // nucleo-master's HTTP front: Beast over loopback or any address, serving
-// POST /api/v1/scheduler (Mesos v1 scheduler API), POST /api/v1/nucleo/agent
+// POST /api/v1/scheduler (Mesos v1 scheduler API), POST /api/v1 (operator API
+// read calls), POST /api/v1/nucleo/agent
 // (proto/nucleo/agent.proto), GET /health, /metrics (Prometheus text) and
 // /state (the shape of Mesos's /master/state). The master's state lives on
 // one strand; each connection is a coroutine with bounded reads (body limit,

@@ -15,6 +15,7 @@
 
 #include "master/convert.hpp"
 #include "master/server.hpp"
+#include "mesos/v1/master/master.pb.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
 #include "nucleo/agent.pb.h"
 #include "proto/json.hpp"
@@ -479,6 +480,29 @@ TEST_F(MasterHttpTest, MalformedInputNeverHurtsTheMaster) {
     asio::write(socket, asio::buffer(std::string(raw)));
   }
   EXPECT_EQ(request(port, http::verb::get, "/health", "", "").status, 200);
+}
+
+TEST_F(MasterHttpTest, OperatorApiInJsonAndProtobuf) {
+  std::string agentId;
+  auto agent = registerAgent(&agentId);
+  auto reply = post(port, "/api/v1", R"({"type":"GET_AGENTS"})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.contentType, kJson);
+  mesos::v1::master::Response response;
+  ASSERT_TRUE(proto::fromJson(reply.body, &response));
+  EXPECT_EQ(response.type(), mesos::v1::master::Response::GET_AGENTS);
+  ASSERT_EQ(response.get_agents().agents_size(), 1);
+  EXPECT_EQ(response.get_agents().agents(0).agent_info().hostname(), "sim-agent");
+
+  mesos::v1::master::Call call;
+  call.set_type(mesos::v1::master::Call::GET_HEALTH);
+  reply = post(port, "/api/v1", call.SerializeAsString(), kProtobuf, {{"Accept", kProtobuf}});
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.contentType, kProtobuf);
+  ASSERT_TRUE(response.ParseFromString(reply.body));
+  EXPECT_TRUE(response.get_health().healthy());
+  EXPECT_EQ(post(port, "/api/v1", R"({"type":"TEARDOWN"})").status, 501);
+  EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_STATE"})", kJson, {{"Accept", "text/html"}}).status, 406);
 }
 
 TEST(MasterHttpAuth, CredentialsAreRequiredAndMatchThePrincipal) {

@@ -462,5 +462,36 @@ TEST_F(MasterTest, ReaderThatDoesNotKeepUpIsDisconnected) {
   EXPECT_EQ(call(revive, frameworkId).status, 403);
 }
 
+TEST_F(MasterTest, OperatorApiReportsAgentsFrameworksAndTasks) {
+  auto fw = std::make_shared<FrameworkStream>();
+  auto frameworkId = subscribe(fw);
+  auto agent = std::make_shared<AgentStream>();
+  auto agentId = registerAgent(agent);
+  master.allocate();
+  auto offerId = fw->ofType(Event::OFFERS)[0].offers().offers(0).id().value();
+  ASSERT_EQ(call(launchCall(offerId, agentId, "t1"), frameworkId).status, 202);
+
+  mesos::v1::master::Call get;
+  get.set_type(mesos::v1::master::Call::GET_STATE);
+  auto answer = master.operatorCall(get);
+  ASSERT_EQ(answer.status, 200);
+  const auto& state = answer.response.get_state();
+  ASSERT_EQ(state.get_agents().agents_size(), 1);
+  EXPECT_EQ(state.get_agents().agents(0).agent_info().id().value(), agentId);
+  EXPECT_TRUE(*fromProto(state.get_agents().agents(0).allocated_resources()) ==
+              *Resources::parse("cpus:1;mem:128"));
+  ASSERT_EQ(state.get_frameworks().frameworks_size(), 1);
+  EXPECT_TRUE(state.get_frameworks().frameworks(0).connected());
+  ASSERT_EQ(state.get_tasks().tasks_size(), 1);
+  EXPECT_EQ(state.get_tasks().tasks(0).state(), mesos::v1::TASK_STAGING);
+
+  get.set_type(mesos::v1::master::Call::GET_HEALTH);
+  EXPECT_TRUE(master.operatorCall(get).response.get_health().healthy());
+  get.set_type(mesos::v1::master::Call::MARK_AGENT_GONE);
+  EXPECT_EQ(master.operatorCall(get).status, 501);
+  get.Clear();
+  EXPECT_EQ(master.operatorCall(get).status, 400);
+}
+
 }  // namespace
 }  // namespace nucleo::master
