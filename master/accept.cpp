@@ -1,6 +1,7 @@
 // ACCEPT: offer validation, LAUNCH and LAUNCH_GROUP, and the allocation cycle
 // that produces the offers.
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -82,6 +83,8 @@ void Master::allocate() {
   ++counters_.allocationCycles;
   counters_.lastAllocationSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  counters_.maxAllocationSeconds =
+      std::max(counters_.maxAllocationSeconds, counters_.lastAllocationSeconds);
 }
 
 void Master::accept(Framework& framework, const Call::Accept& accept) {

@@ -1,6 +1,8 @@
 // nucleo-master: flags (Mesos's underscore spellings accepted too), then the
 // HTTP server until SIGINT or SIGTERM.
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   app.add_option(names("tls-cert"), tlsCert, "TLS certificate (not supported yet)");
   app.add_option(names("tls-key"), tlsKey, "TLS private key (not supported yet)");
   app.add_option(names("max-body-size"), options.maxBodyBytes, "Largest request body in bytes")->capture_default_str();
+  app.add_option(names("max-connections"), options.maxConnections, "Most open HTTP connections")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "Log at debug level");
   CLI11_PARSE(app, argc, argv);
 
@@ -92,6 +95,12 @@ int main(int argc, char** argv) {
   if (!tlsCert.empty() || !tlsKey.empty())
     return fail("--tls-cert/--tls-key: TLS is not supported yet; put a TLS proxy in front");
 
+  // Every agent and framework holds a connection: use the whole fd allowance.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   // The server thread inherits the blocked signals; this thread waits for them.
   sigset_t signals;
   sigemptyset(&signals);

@@ -55,6 +55,7 @@ struct MasterCounters {
   uint64_t tasksInvalid = 0;
   uint64_t allocationCycles = 0;
   double lastAllocationSeconds = 0;
+  double maxAllocationSeconds = 0;
 };
 
 class Master {

@@ -37,6 +37,9 @@ struct MasterOptions {
   // Principal -> secret; HTTP Basic authentication is required when set.
   std::map<std::string, std::string> credentials;
   size_t maxBodyBytes = 4 * 1024 * 1024;
+  // Open connections beyond this are closed on accept (each agent and each
+  // framework holds one for its stream).
+  size_t maxConnections = 50000;
   // Records queued for a subscriber that does not read before it is dropped.
   size_t maxQueuedEvents = 10000;
   std::string version = "1.11.0";

@@ -26,7 +26,6 @@ using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
-constexpr size_t kMaxConnections = 10000;
 
 namespace {
 
@@ -213,7 +212,7 @@ awaitable<void> Server::Impl::listen() {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), kTuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) continue;  // e.g. EMFILE: keep serving the others
-    if (connections_ >= kMaxConnections) continue;  // the socket closes here
+    if (connections_ >= options_.maxConnections) continue;  // the socket closes here
     auto executor = socket.get_executor();
     asio::co_spawn(executor, session(std::move(socket)), asio::detached);
   }

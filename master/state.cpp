@@ -122,6 +122,8 @@ std::string Master::metricsText() const {
   counter("nucleo_master_allocation_cycles_total", "Allocation cycles run", counters_.allocationCycles);
   gauge("nucleo_master_allocation_cycle_seconds", "Duration of the last allocation cycle", "",
         counters_.lastAllocationSeconds);
+  gauge("nucleo_master_allocation_cycle_max_seconds", "Longest allocation cycle so far", "",
+        counters_.maxAllocationSeconds);
   return out;
 }
 

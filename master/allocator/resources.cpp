@@ -202,12 +202,12 @@ std::string Resources::toString() const {
   for (const auto& [name, r] : ranges_) {
     std::vector<std::string> parts;
     for (const auto& [b, e] : r) parts.push_back(fmt::format("{}-{}", b, e));
-    items[name] = "[" + strings::join(parts, ",") + "]";
+    items[name] = fmt::format("[{}]", strings::join(parts, ","));
   }
   for (const auto& [name, s] : sets_)
-    items[name] = "{" + strings::join({s.begin(), s.end()}, ",") + "}";
+    items[name] = fmt::format("{{{}}}", strings::join({s.begin(), s.end()}, ","));
   std::vector<std::string> out;
-  for (const auto& [name, v] : items) out.push_back(name + ":" + v);
+  for (const auto& [name, v] : items) out.push_back(fmt::format("{}:{}", name, v));
   return strings::join(out, ";");
 }
 
