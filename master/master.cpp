@@ -1,5 +1,7 @@
 #include "master/master.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -418,7 +420,9 @@ Master::Framework* Master::findFramework(const std::string& id) {
 mesos::v1::MasterInfo Master::masterInfo() const {
   mesos::v1::MasterInfo info;
   info.set_id(id_);
-  info.set_ip(0);
+  // Mesos packs the IPv4 address as the in_addr's s_addr (network order).
+  in_addr address{};
+  info.set_ip(::inet_pton(AF_INET, options_.ip.c_str(), &address) == 1 ? address.s_addr : 0);
   info.set_port(options_.port);
   info.set_hostname(options_.hostname);
   info.set_version(options_.version);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "master/allocator/allocator.hpp"
@@ -27,7 +28,7 @@ class AllocatorTest : public ::testing::Test {
  protected:
   void addAgents(int n, const char* resources = "cpus:4;mem:4096;ports:[31000-32000]") {
     for (int i = 0; i < n; ++i)
-      ASSERT_TRUE(allocator.addAgent("agent" + std::to_string(agents++), R(resources)));
+      ASSERT_TRUE(allocator.addAgent(fmt::format("agent{}", agents++), R(resources)));
   }
   FakeClock clock;
   Allocator allocator{clock};
@@ -237,7 +238,7 @@ TEST_F(AllocatorTest, CycleCostFollowsFreeAgents) {
   // 10,000 agents, 100 frameworks: the first cycle offers every agent; the
   // next one has nothing to walk.
   for (int f = 0; f < 100; ++f)
-    ASSERT_TRUE(allocator.addFramework("f" + std::to_string(f), {"r" + std::to_string(f % 10)}));
+    ASSERT_TRUE(allocator.addFramework(fmt::format("f{}", f), {fmt::format("r{}", f % 10)}));
   addAgents(10000);
   auto start = std::chrono::steady_clock::now();
   auto offers = allocator.allocate();
