@@ -105,6 +105,8 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
     }
   }
 
+  recoveredAgents_.erase(id);
+  registryDirty_ = true;
   Agent& agent = agents_[id];
   if (agent.stream) {
     streamOwners_.erase(agent.stream.get());
@@ -175,6 +177,7 @@ void Master::updateTaskState(Framework& framework, Task& task, const mesos::v1::
 void Master::markUnreachable(Agent& agent) {
   logging::get("master")->warn("agent unreachable agent_id={}", agent.id);
   agent.reachable = false;
+  registryDirty_ = true;
   if (agent.stream) {
     streamOwners_.erase(agent.stream.get());
     agent.stream->close();

@@ -27,15 +27,52 @@ Response error(int status, std::string message) { return Response{status, std::m
 
 }  // namespace
 
-Master::Master(MasterOptions options, const Clock& clock)
+Master::Master(MasterOptions options, const Clock& clock, Registry* registry)
     : options_(std::move(options)),
       clock_(clock),
       id_(randomUuidString()),
       allocator_(clock),
       offers_(clock, id_, options_.offerTimeout),
-      lastAllocation_(clock.now()) {
+      lastAllocation_(clock.now()),
+      registry_(registry) {
   if (options_.hostname.empty()) options_.hostname = options_.ip;
   for (const auto& [role, weight] : options_.weights) allocator_.setWeight(role, weight);
+}
+
+Status Master::recover() {
+  if (!registry_) return {};
+  TRY_ASSIGN(auto registry, registry_->load());
+  for (const auto& agent : registry.agents()) recoveredAgents_[agent.info().id().value()] = agent.info();
+  auto now = clock_.now();
+  for (const auto& framework : registry.frameworks())
+    recoveredFrameworks_[framework.info().id().value()] = {
+        framework.info(), now + seconds(framework.info().failover_timeout())};
+  completedFrameworks_.insert(registry.completed_frameworks().begin(),
+                              registry.completed_frameworks().end());
+  logging::get("master")->info("recovered agents={} frameworks={} completed_frameworks={}",
+                               recoveredAgents_.size(), recoveredFrameworks_.size(),
+                               completedFrameworks_.size());
+  return {};
+}
+
+void Master::persist() {
+  registryDirty_ = false;
+  if (!registry_) return;
+  nucleo::registry::Registry registry;
+  for (const auto& [id, agent] : agents_) {
+    auto* a = registry.add_agents();
+    *a->mutable_info() = agent.info;
+    a->set_unreachable(!agent.reachable);
+  }
+  for (const auto& [id, info] : recoveredAgents_) *registry.add_agents()->mutable_info() = info;
+  for (const auto& [id, framework] : frameworks_) *registry.add_frameworks()->mutable_info() = framework.info;
+  for (const auto& [id, recovered] : recoveredFrameworks_)
+    *registry.add_frameworks()->mutable_info() = recovered.first;
+  for (const auto& id : completedFrameworks_) registry.add_completed_frameworks(id);
+  if (auto s = registry_->store(registry); !s) {
+    registryDirty_ = true;  // retried at the next tick
+    logging::get("master")->error("{}", s.error().message);
+  }
 }
 
 std::optional<Response> Master::validateCall(const Call& call) const {
@@ -200,6 +237,8 @@ Response Master::subscribe(const Call& call, const CallContext& context,
     stream->close();
     return Response{200, "", streamId};
   }
+  recoveredFrameworks_.erase(id);
+  registryDirty_ = true;
   Framework* framework = id.empty() ? nullptr : findFramework(id);
   if (framework && framework->roles != roles)
     return error(400, "changing a framework's roles on re-subscription is not supported yet");
@@ -386,6 +425,7 @@ void Master::removeFramework(const std::string& id) {
   completedFrameworks_.insert(id);
   frameworks_.erase(it);
   allocationDue_ = true;
+  registryDirty_ = true;
 }
 
 void Master::sendEvent(Framework& framework, const Event& event) {
@@ -462,6 +502,16 @@ void Master::tick() {
     logging::get("master")->info("framework failover timeout framework_id={}", id);
     removeFramework(id);
   }
+  for (auto it = recoveredFrameworks_.begin(); it != recoveredFrameworks_.end();) {
+    if (it->second.second > now) {
+      ++it;
+      continue;
+    }
+    logging::get("master")->info("recovered framework did not come back framework_id={}", it->first);
+    completedFrameworks_.insert(it->first);
+    it = recoveredFrameworks_.erase(it);
+    registryDirty_ = true;
+  }
   auto unreachableAfter = options_.agentPingTimeout * options_.maxAgentPingTimeouts;
   for (auto& [id, agent] : agents_) {
     if (!agent.reachable) continue;
@@ -475,6 +525,7 @@ void Master::tick() {
     }
   }
   if (allocationDue_ || now - lastAllocation_ >= options_.allocationInterval) allocate();
+  if (registryDirty_) persist();
 }
 
 }  // namespace nucleo::master

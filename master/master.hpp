@@ -17,6 +17,7 @@
 #include "master/allocator/offer_book.hpp"
 #include "master/event_stream.hpp"
 #include "master/options.hpp"
+#include "master/registry.hpp"
 #include "mesos/v1/master/master.pb.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
 #include "nucleo/agent.pb.h"
@@ -60,7 +61,14 @@ struct MasterCounters {
 
 class Master {
  public:
-  Master(MasterOptions options, const Clock& clock);
+  // With a registry, recover() must be called before any call, and changes
+  // to agents and frameworks are stored at the next tick().
+  Master(MasterOptions options, const Clock& clock, Registry* registry = nullptr);
+
+  // Loads the registry: its agents are recovered until they re-register, its
+  // frameworks until they re-subscribe or their failover_timeout passes, its
+  // removed frameworks stay removed. Errors name the registry.
+  Status recover();
 
   // POST /api/v1/scheduler. For SUBSCRIBE `stream` is the response stream
   // the master keeps on success (status 200); other calls ignore it.
@@ -170,6 +178,7 @@ class Master {
   mesos::v1::MasterInfo masterInfo() const;
   mesos::v1::TaskState unknownTaskState(const Framework& framework, const std::string& agentId) const;
   void updateTaskState(Framework& framework, Task& task, const mesos::v1::TaskStatus& status);
+  void persist();
 
   MasterOptions options_;
   const Clock& clock_;
@@ -185,6 +194,11 @@ class Master {
   bool allocationDue_ = false;
   Clock::TimePoint lastAllocation_;
   MasterCounters counters_;
+  Registry* registry_ = nullptr;
+  bool registryDirty_ = false;
+  std::map<std::string, mesos::v1::AgentInfo> recoveredAgents_;
+  // id -> (info, time after which it is removed)
+  std::map<std::string, std::pair<mesos::v1::FrameworkInfo, Clock::TimePoint>> recoveredFrameworks_;
 };
 
 }  // namespace nucleo::master

@@ -78,6 +78,7 @@ void Master::fillAgents(OperatorResponse::GetAgents* out) const {
     toProto(allocated[id], "", a->mutable_allocated_resources());
     toProto(offered[id], "", a->mutable_offered_resources());
   }
+  for (const auto& [id, info] : recoveredAgents_) *out->add_recovered_agents() = info;
 }
 
 void Master::fillFrameworks(OperatorResponse::GetFrameworks* out) const {

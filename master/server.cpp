@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include "base/fs.hpp"
 #include "base/logging.hpp"
 #include "base/strings.hpp"
 #include "master/master.hpp"
@@ -159,7 +160,12 @@ struct Server::Impl {
   };
 
   Impl(const MasterOptions& options)
-      : options_(options), master_(options, clock_), masterStrand_(asio::make_strand(ioc_)),
+      : options_(options),
+        registry_(options.workDir.empty()
+                      ? nullptr
+                      : std::make_unique<FileRegistry>(options.workDir + "/registry.pb")),
+        master_(options, clock_, registry_.get()),
+        masterStrand_(asio::make_strand(ioc_)),
         acceptor_(ioc_) {}
 
   Status bind();
@@ -183,6 +189,7 @@ struct Server::Impl {
   MasterOptions options_;
   asio::io_context ioc_{1};
   SystemClock clock_;
+  std::unique_ptr<Registry> registry_;
   Master master_;
   asio::strand<asio::io_context::executor_type> masterStrand_;
   tcp::acceptor acceptor_;
@@ -503,9 +510,10 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { stop(); }
 
 Result<std::unique_ptr<Server>> Server::start(const MasterOptions& options) {
+  if (!options.workDir.empty()) TRY(fs::makeDirs(options.workDir).context("--work-dir"));
   auto impl = std::make_unique<Impl>(options);
+  TRY(impl->master_.recover());
   TRY(impl->bind());
-  impl->master_.options();  // constructed; nothing else to prepare
   Impl* raw = impl.get();
   asio::co_spawn(raw->ioc_, raw->listen(), asio::detached);
   asio::co_spawn(raw->masterStrand_, raw->ticker(), asio::detached);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/fs.hpp"
 #include "master/convert.hpp"
 #include "master/master.hpp"
 
@@ -491,6 +492,67 @@ TEST_F(MasterTest, OperatorApiReportsAgentsFrameworksAndTasks) {
   EXPECT_EQ(master.operatorCall(get).status, 501);
   get.Clear();
   EXPECT_EQ(master.operatorCall(get).status, 400);
+}
+
+TEST(MasterRegistry, RestartKeepsAgentsFrameworksAndRemovals) {
+  char dir[] = "/tmp/nucleo-registry-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  FileRegistry registry(std::string(dir) + "/registry.pb");
+  FakeClock clock;
+  Call subscribe;
+  subscribe.set_type(Call::SUBSCRIBE);
+  subscribe.mutable_subscribe()->mutable_framework_info()->set_user("u");
+  subscribe.mutable_subscribe()->mutable_framework_info()->set_name("n");
+  subscribe.mutable_subscribe()->mutable_framework_info()->set_failover_timeout(3600);
+  std::string kept, removed, agentId;
+  {
+    Master master(MasterOptions{}, clock, &registry);
+    ASSERT_TRUE(master.recover());
+    auto a = std::make_shared<RecordingStream<Event>>();
+    auto b = std::make_shared<RecordingStream<Event>>();
+    ASSERT_EQ(master.schedulerCall(subscribe, {}, a).status, 200);
+    auto rb = master.schedulerCall(subscribe, {}, b);
+    kept = a->events.at(0).subscribed().framework_id().value();
+    removed = b->events.at(0).subscribed().framework_id().value();
+    Call teardown;
+    teardown.set_type(Call::TEARDOWN);
+    teardown.mutable_framework_id()->set_value(removed);
+    ASSERT_EQ(master.schedulerCall(teardown, {rb.streamId, "", ""}, nullptr).status, 202);
+    nucleo::agent::Call reg;
+    reg.set_type(nucleo::agent::Call::REGISTER);
+    reg.mutable_register_()->mutable_agent_info()->set_hostname("node");
+    auto agent = std::make_shared<RecordingStream<nucleo::agent::Event>>();
+    ASSERT_EQ(master.agentCall(reg, {}, agent).status, 200);
+    agentId = agent->events.at(0).registered().agent_id().value();
+    master.tick();  // stores the registry
+  }
+  Master restarted(MasterOptions{}, clock, &registry);
+  ASSERT_TRUE(restarted.recover());
+  mesos::v1::master::Call get;
+  get.set_type(mesos::v1::master::Call::GET_AGENTS);
+  auto agents = restarted.operatorCall(get).response.get_agents();
+  ASSERT_EQ(agents.recovered_agents_size(), 1);
+  EXPECT_EQ(agents.recovered_agents(0).id().value(), agentId);
+
+  auto again = std::make_shared<RecordingStream<Event>>();
+  Call resubscribe = subscribe;
+  resubscribe.mutable_framework_id()->set_value(kept);
+  resubscribe.mutable_subscribe()->mutable_framework_info()->mutable_id()->set_value(kept);
+  ASSERT_EQ(restarted.schedulerCall(resubscribe, {}, again).status, 200);
+  EXPECT_EQ(again->events.at(0).type(), Event::SUBSCRIBED);
+
+  auto gone = std::make_shared<RecordingStream<Event>>();
+  resubscribe.mutable_framework_id()->set_value(removed);
+  resubscribe.mutable_subscribe()->mutable_framework_info()->mutable_id()->set_value(removed);
+  ASSERT_EQ(restarted.schedulerCall(resubscribe, {}, gone).status, 200);
+  ASSERT_EQ(gone->events.at(0).type(), Event::ERROR);
+  EXPECT_EQ(gone->events.at(0).error().message(), "Framework has been removed");
+
+  // A corrupt registry is an error, not a crash.
+  ASSERT_TRUE(fs::writeFileAtomic(std::string(dir) + "/registry.pb", "\xff\xff garbage"));
+  Master broken(MasterOptions{}, clock, &registry);
+  EXPECT_FALSE(broken.recover());
+  ASSERT_TRUE(fs::removeAll(dir));
 }
 
 }  // namespace
