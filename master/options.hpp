@@ -37,6 +37,9 @@ struct MasterOptions {
   // Principal -> secret; HTTP Basic authentication is required when set.
   std::map<std::string, std::string> credentials;
   size_t maxBodyBytes = 4 * 1024 * 1024;
+  // A request (headers and body) must arrive within this, and a stream's
+  // reader must take each record within it; idle connections close after it.
+  Clock::Duration requestTimeout = std::chrono::seconds(30);
   // Open connections beyond this are closed on accept (each agent and each
   // framework holds one for its stream).
   size_t maxConnections = 50000;

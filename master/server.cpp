@@ -26,7 +26,6 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr auto kRequestTimeout = std::chrono::seconds(30);
 
 namespace {
 
@@ -265,7 +264,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.maxBodyBytes);
     parser.header_limit(64 * 1024);
-    stream.expires_after(kRequestTimeout);  // a slow client gets this long per request
+    stream.expires_after(options_.requestTimeout);  // a slow client gets this long per request
     auto [rec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
     if (rec == http::error::body_limit || rec == http::error::header_limit) {
       Request dummy;
@@ -288,7 +287,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     }
     out.reply.keep_alive(request.keep_alive());
     out.reply.prepare_payload();
-    stream.expires_after(kRequestTimeout);
+    stream.expires_after(options_.requestTimeout);
     auto [wec, wn] = co_await http::async_write(stream, out.reply, kTuple);
     if (wec || !request.keep_alive()) break;
   }
@@ -446,7 +445,7 @@ awaitable<void> Server::Impl::serveStream(beast::tcp_stream& stream, const Reque
   head.set("Mesos-Stream-Id", out.streamId);
   head.chunked(true);
   http::response_serializer<http::empty_body> serializer{head};
-  stream.expires_after(kRequestTimeout);
+  stream.expires_after(options_.requestTimeout);
   auto [ec, n] = co_await http::async_write_header(stream, serializer, kTuple);
   HttpEventStream& events = *out.stream;
   if (!ec) co_await (writeEvents(stream, events) || watchPeer(stream.socket()));
@@ -478,7 +477,7 @@ awaitable<void> Server::Impl::writeEvents(beast::tcp_stream& stream, HttpEventSt
     }
     for (auto& record : batch) {
       // A reader that stops reading fills the socket; the write then times out.
-      stream.expires_after(kRequestTimeout);
+      stream.expires_after(options_.requestTimeout);
       auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(record)), kTuple);
       if (ec) co_return;
     }

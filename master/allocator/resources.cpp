@@ -60,11 +60,12 @@ uint64_t rangesCount(const Ranges& ranges) {
 Status parseRanges(Resources& out, const std::string& name, std::string_view body) {
   for (const auto& part : strings::split(body, ',', true)) {
     auto bounds = strings::split(strings::trim(part), '-');
-    auto begin = bounds.size() == 2 ? strings::toUint(strings::trim(bounds[0])) : std::nullopt;
-    auto end = bounds.size() == 2 ? strings::toUint(strings::trim(bounds[1])) : std::nullopt;
-    if (!begin || !end || *begin > *end)
+    if (bounds.size() != 2) return Error::make("resource '{}': bad range '{}'", name, part);
+    auto begin = strings::toUint(strings::trim(bounds[0]));
+    auto end = strings::toUint(strings::trim(bounds[1]));
+    if (!begin.has_value() || !end.has_value() || begin.value() > end.value())
       return Error::make("resource '{}': bad range '{}'", name, part);
-    out.addRange(name, *begin, *end);
+    out.addRange(name, begin.value(), end.value());
   }
   return {};
 }

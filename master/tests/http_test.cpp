@@ -505,6 +505,42 @@ TEST_F(MasterHttpTest, OperatorApiInJsonAndProtobuf) {
   EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_STATE"})", kJson, {{"Accept", "text/html"}}).status, 406);
 }
 
+TEST(MasterHttpLimits, IdleAndSlowClientsAreCutOff) {
+  MasterOptions options;
+  options.port = 0;
+  options.requestTimeout = 300ms;
+  auto server = Server::start(options);
+  ASSERT_TRUE(server) << server.error().message;
+  uint16_t port = (*server)->port();
+  asio::io_context ioc;
+  std::vector<std::unique_ptr<tcp::socket>> idle;
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(std::make_unique<tcp::socket>(ioc));
+    idle.back()->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+  tcp::socket slow(ioc);
+  slow.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  std::string head = "POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+  beast::error_code ec;
+  auto start = std::chrono::steady_clock::now();
+  for (char c : head + std::string(100, ' ')) {  // a byte every 20 ms: 2.6 s in all
+    asio::write(slow, asio::buffer(&c, 1), ec);
+    if (ec) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(ec) << "the server kept a trickling client";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(request(port, http::verb::get, "/health", "", "").status, 200);
+  // The idle connections were closed too.
+  int closed = 0;
+  for (auto& socket : idle) {
+    char byte;
+    socket->read_some(asio::buffer(&byte, 1), ec);
+    closed += ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+  EXPECT_EQ(closed, 200);
+}
+
 TEST(MasterHttpAuth, CredentialsAreRequiredAndMatchThePrincipal) {
   MasterOptions options;
   options.port = 0;

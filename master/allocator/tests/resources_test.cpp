@@ -20,7 +20,7 @@ TEST(Resources, ParseAndPrint) {
 }
 
 TEST(Resources, ParseErrorsNameTheItem) {
-  for (const char* bad : {"cpus", "cpus:x", "cpus:-1", "ports:[5-1]", ":3", "ports:[a-b]"}) {
+  for (const char* bad : {"cpus", "cpus:x", "cpus:-1", "ports:[5-1]", ":3", "ports:[a-b]", "ports:[0-x]", "ports:[7]"}) {
     auto r = Resources::parse(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(r.error().message.find("resource"), std::string::npos);
