@@ -406,6 +406,64 @@ TEST_F(MasterTest, SilentAgentBecomesUnreachableAndItsTasksLost) {
   EXPECT_FALSE(agent->ofType(nucleo::agent::Event::PING).empty());
 }
 
+TEST_F(MasterTest, ReregisteringAgentReconcilesItsTasks) {
+  auto fw = std::make_shared<FrameworkStream>();
+  Call sub = subscribeCall();
+  sub.mutable_subscribe()->mutable_framework_info()->add_capabilities()->set_type(
+      mesos::v1::FrameworkInfo::Capability::PARTITION_AWARE);
+  auto subscribed = master.schedulerCall(sub, {}, fw);
+  ASSERT_EQ(subscribed.status, 200);
+  streamId = subscribed.streamId;
+  auto frameworkId = fw->events.at(0).subscribed().framework_id().value();
+  auto agent = std::make_shared<AgentStream>();
+  auto agentId = registerAgent(agent);
+  master.allocate();
+  auto offerId = fw->ofType(Event::OFFERS).at(0).offers().offers(0).id().value();
+  Call launch = launchCall(offerId, agentId, "t1");
+  auto second = launch.accept().operations(0).launch().task_infos(0);
+  second.mutable_task_id()->set_value("t2");
+  *launch.mutable_accept()->mutable_operations(0)->mutable_launch()->add_task_infos() = second;
+  ASSERT_EQ(call(launch, frameworkId).status, 202);
+  for (int i = 0; i < 16; ++i) {
+    clock.advance(5s);
+    master.tick();
+  }
+  auto updates = fw->ofType(Event::UPDATE);
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].update().status().state(), mesos::v1::TASK_UNREACHABLE);
+
+  // The agent comes back with t1 running; t2 is gone.
+  nucleo::agent::Call reg;
+  reg.set_type(nucleo::agent::Call::REGISTER);
+  auto* info = reg.mutable_register_()->mutable_agent_info();
+  info->set_hostname("node1");
+  info->mutable_id()->set_value(agentId);
+  toProto(*Resources::parse("cpus:4;mem:4096;ports:[31000-32000]"), "", info->mutable_resources());
+  auto* task = reg.mutable_register_()->add_tasks();
+  task->mutable_task_id()->set_value("t1");
+  task->mutable_framework_id()->set_value(frameworkId);
+  task->mutable_agent_id()->set_value(agentId);
+  task->set_state(mesos::v1::TASK_RUNNING);
+  toProto(*Resources::parse("cpus:1;mem:128"), "", task->mutable_resources());
+  size_t offersBefore = fw->ofType(Event::OFFERS).size();
+  auto back = std::make_shared<AgentStream>();
+  auto response = master.agentCall(reg, {"", "", "127.0.0.2"}, back);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(back->events.at(0).registered().agent_id().value(), agentId);
+  updates = fw->ofType(Event::UPDATE);
+  ASSERT_EQ(updates.size(), 4u);
+  std::map<std::string, mesos::v1::TaskState> states;
+  for (size_t i = 2; i < updates.size(); ++i)
+    states[updates[i].update().status().task_id().value()] = updates[i].update().status().state();
+  EXPECT_EQ(states["t1"], mesos::v1::TASK_RUNNING);
+  EXPECT_EQ(states["t2"], mesos::v1::TASK_GONE);
+  master.allocate();  // what t1 does not use is offered again
+  auto offers = fw->ofType(Event::OFFERS);
+  ASSERT_EQ(offers.size(), offersBefore + 1);
+  EXPECT_TRUE(*fromProto(offers.back().offers().offers(0).resources()) ==
+              *Resources::parse("cpus:3;mem:3968;ports:[31000-32000]"));
+}
+
 TEST_F(MasterTest, ReconcileAnswersWithoutUuid) {
   auto fw = std::make_shared<FrameworkStream>();
   auto frameworkId = subscribe(fw);
