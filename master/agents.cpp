@@ -60,6 +60,8 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
   auto total = fromProto(info.resources());
   if (!total) return Response{400, "Agent resources are invalid: " + total.error().message, {}};
   std::string id = info.id().value();
+  if (goneAgents_.count(id))
+    return Response{403, "Agent was marked gone by the operator: shut down", {}};
   if (!id.empty()) {
     if (auto s = validateId("agent id", id); !s) return Response{400, s.error().message, {}};
   } else {
@@ -115,6 +117,7 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
   rescindOffers([&](const OfferRecord& r) { return r.allocation.agentId == id; }, true);
   allocator_.removeAgent(id);
   if (auto s = allocator_.addAgent(id, *total, used); !s) return Response{500, s.error().message, {}};
+  if (deactivatedAgents_.count(id)) allocator_.deactivateAgent(id);
   agent.id = id;
   agent.info = info;
   agent.info.mutable_id()->set_value(id);

@@ -42,7 +42,15 @@ Master::Master(MasterOptions options, const Clock& clock, Registry* registry)
 Status Master::recover() {
   if (!registry_) return {};
   TRY_ASSIGN(auto registry, registry_->load());
-  for (const auto& agent : registry.agents()) recoveredAgents_[agent.info().id().value()] = agent.info();
+  for (const auto& agent : registry.agents()) {
+    const std::string& id = agent.info().id().value();
+    if (agent.gone()) {
+      goneAgents_.insert(id);
+      continue;
+    }
+    recoveredAgents_[id] = agent.info();
+    if (agent.deactivated()) deactivatedAgents_.insert(id);
+  }
   auto now = clock_.now();
   for (const auto& framework : registry.frameworks())
     recoveredFrameworks_[framework.info().id().value()] = {
@@ -63,8 +71,18 @@ void Master::persist() {
     auto* a = registry.add_agents();
     *a->mutable_info() = agent.info;
     a->set_unreachable(!agent.reachable);
+    a->set_deactivated(deactivatedAgents_.count(id) != 0);
   }
-  for (const auto& [id, info] : recoveredAgents_) *registry.add_agents()->mutable_info() = info;
+  for (const auto& [id, info] : recoveredAgents_) {
+    auto* a = registry.add_agents();
+    *a->mutable_info() = info;
+    a->set_deactivated(deactivatedAgents_.count(id) != 0);
+  }
+  for (const auto& id : goneAgents_) {
+    auto* a = registry.add_agents();
+    a->mutable_info()->mutable_id()->set_value(id);
+    a->set_gone(true);
+  }
   for (const auto& [id, framework] : frameworks_) *registry.add_frameworks()->mutable_info() = framework.info;
   for (const auto& [id, recovered] : recoveredFrameworks_)
     *registry.add_frameworks()->mutable_info() = recovered.first;

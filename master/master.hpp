@@ -78,7 +78,8 @@ class Master {
   Response agentCall(const nucleo::agent::Call& call, const CallContext& context,
                      std::shared_ptr<EventStream> stream);
   // POST /api/v1: GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS,
-  // GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_MASTER; 501 for the others.
+  // GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_MASTER, TEARDOWN,
+  // DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE; 501 for the others.
   OperatorAnswer operatorCall(const mesos::v1::master::Call& call);
   // A subscriber's connection ended (reader gone or queue overflow).
   void streamClosed(const EventStream* stream);
@@ -162,6 +163,8 @@ class Master {
   void fillFrameworks(mesos::v1::master::Response::GetFrameworks* out) const;
   void fillTasks(mesos::v1::master::Response::GetTasks* out) const;
   void fillExecutors(mesos::v1::master::Response::GetExecutors* out) const;
+  OperatorAnswer agentMaintenance(const mesos::v1::master::Call& call);
+  void markGone(Agent& agent);
 
   // agents
   Response registerAgent(const nucleo::agent::Call& call, const CallContext& context,
@@ -197,6 +200,8 @@ class Master {
   Registry* registry_ = nullptr;
   bool registryDirty_ = false;
   std::map<std::string, mesos::v1::AgentInfo> recoveredAgents_;
+  std::set<std::string> goneAgents_;
+  std::set<std::string> deactivatedAgents_;
   // id -> (info, time after which it is removed)
   std::map<std::string, std::pair<mesos::v1::FrameworkInfo, Clock::TimePoint>> recoveredFrameworks_;
 };

@@ -52,6 +52,18 @@ OperatorAnswer Master::operatorCall(const OperatorCall& call) {
       fillAgents(state->mutable_get_agents());
       break;
     }
+    case OperatorCall::TEARDOWN: {
+      const std::string& id = call.teardown().framework_id().value();
+      if (!call.has_teardown() || id.empty())
+        return OperatorAnswer{400, "Expecting 'teardown.framework_id' to be present", {}};
+      if (!frameworks_.count(id)) return OperatorAnswer{400, "Framework cannot be found", {}};
+      removeFramework(id);
+      return OperatorAnswer{};
+    }
+    case OperatorCall::DEACTIVATE_AGENT:
+    case OperatorCall::REACTIVATE_AGENT:
+    case OperatorCall::MARK_AGENT_GONE:
+      return agentMaintenance(call);
     case OperatorCall::UNKNOWN:
       return OperatorAnswer{501, "Received an unexpected UNKNOWN call", {}};
     default:
@@ -59,6 +71,62 @@ OperatorAnswer Master::operatorCall(const OperatorCall& call) {
                                              OperatorCall::Type_Name(call.type())), {}};
   }
   return answer;
+}
+
+OperatorAnswer Master::agentMaintenance(const OperatorCall& call) {
+  const auto& agentId = call.type() == OperatorCall::DEACTIVATE_AGENT ? call.deactivate_agent().agent_id()
+                        : call.type() == OperatorCall::REACTIVATE_AGENT ? call.reactivate_agent().agent_id()
+                                                                        : call.mark_agent_gone().agent_id();
+  const std::string& id = agentId.value();
+  if (id.empty()) return OperatorAnswer{400, "Expecting 'agent_id' to be present", {}};
+  auto it = agents_.find(id);
+  if (it == agents_.end() && !recoveredAgents_.count(id))
+    return OperatorAnswer{404, fmt::format("Agent '{}' is not known", id), {}};
+  registryDirty_ = true;
+  switch (call.type()) {
+    case OperatorCall::DEACTIVATE_AGENT:
+      deactivatedAgents_.insert(id);
+      allocator_.deactivateAgent(id);
+      rescindOffers([&](const OfferRecord& r) { return r.allocation.agentId == id; }, true);
+      break;
+    case OperatorCall::REACTIVATE_AGENT:
+      deactivatedAgents_.erase(id);
+      allocator_.activateAgent(id);
+      allocationDue_ = true;
+      break;
+    default:
+      if (it != agents_.end()) markGone(it->second);
+      recoveredAgents_.erase(id);
+      goneAgents_.insert(id);
+      agents_.erase(id);
+  }
+  return OperatorAnswer{};
+}
+
+void Master::markGone(Agent& agent) {
+  nucleo::agent::Event shutdown;
+  shutdown.set_type(nucleo::agent::Event::SHUTDOWN);
+  shutdown.mutable_shutdown()->set_message("Agent was marked gone by the operator");
+  if (agent.stream) {
+    agent.stream->send(shutdown);
+    streamOwners_.erase(agent.stream.get());
+    agent.stream->close();
+    agent.stream.reset();
+  }
+  rescindOffers([&](const OfferRecord& r) { return r.allocation.agentId == agent.id; }, true);
+  allocator_.removeAgent(agent.id);
+  for (auto& [frameworkId, framework] : frameworks_) {
+    std::vector<std::string> gone;
+    for (const auto& [taskId, task] : framework.tasks)
+      if (task.task.agent_id().value() == agent.id) gone.push_back(taskId);
+    auto state = framework.partitionAware ? mesos::v1::TASK_GONE_BY_OPERATOR : mesos::v1::TASK_LOST;
+    for (const auto& taskId : gone) {
+      sendTaskStatus(framework, framework.tasks[taskId].task.task_id(), state,
+                     mesos::v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR,
+                     "Agent was marked gone by the operator", agent.id);
+      framework.tasks.erase(taskId);
+    }
+  }
 }
 
 void Master::fillAgents(OperatorResponse::GetAgents* out) const {

@@ -501,7 +501,11 @@ TEST_F(MasterHttpTest, OperatorApiInJsonAndProtobuf) {
   EXPECT_EQ(reply.contentType, kProtobuf);
   ASSERT_TRUE(response.ParseFromString(reply.body));
   EXPECT_TRUE(response.get_health().healthy());
-  EXPECT_EQ(post(port, "/api/v1", R"({"type":"TEARDOWN"})").status, 501);
+  EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_ROLES"})").status, 501);
+  EXPECT_EQ(post(port, "/api/v1", R"({"type":"TEARDOWN"})").status, 400);  // no framework_id
+  reply = post(port, "/api/v1", R"({"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":")" +
+                                    agentId + R"("}}})");
+  EXPECT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_STATE"})", kJson, {{"Accept", "text/html"}}).status, 406);
 }
 

@@ -546,10 +546,58 @@ TEST_F(MasterTest, OperatorApiReportsAgentsFrameworksAndTasks) {
 
   get.set_type(mesos::v1::master::Call::GET_HEALTH);
   EXPECT_TRUE(master.operatorCall(get).response.get_health().healthy());
-  get.set_type(mesos::v1::master::Call::MARK_AGENT_GONE);
+  get.set_type(mesos::v1::master::Call::GET_ROLES);
   EXPECT_EQ(master.operatorCall(get).status, 501);
+  get.set_type(mesos::v1::master::Call::MARK_AGENT_GONE);  // without agent_id
+  EXPECT_EQ(master.operatorCall(get).status, 400);
   get.Clear();
   EXPECT_EQ(master.operatorCall(get).status, 400);
+}
+
+TEST_F(MasterTest, OperatorDeactivatesAndMarksAgentsGone) {
+  auto fw = std::make_shared<FrameworkStream>();
+  auto frameworkId = subscribe(fw);
+  auto agent = std::make_shared<AgentStream>();
+  auto agentId = registerAgent(agent);
+  master.allocate();
+  auto offerId = fw->ofType(Event::OFFERS).at(0).offers().offers(0).id().value();
+
+  mesos::v1::master::Call op;
+  op.set_type(mesos::v1::master::Call::DEACTIVATE_AGENT);
+  op.mutable_deactivate_agent()->mutable_agent_id()->set_value(agentId);
+  ASSERT_EQ(master.operatorCall(op).status, 200);
+  ASSERT_EQ(fw->ofType(Event::RESCIND).size(), 1u);
+  EXPECT_EQ(fw->ofType(Event::RESCIND)[0].rescind().offer_id().value(), offerId);
+  master.allocate();
+  EXPECT_EQ(fw->ofType(Event::OFFERS).size(), 1u);  // no offers while deactivated
+
+  op.Clear();
+  op.set_type(mesos::v1::master::Call::REACTIVATE_AGENT);
+  op.mutable_reactivate_agent()->mutable_agent_id()->set_value(agentId);
+  ASSERT_EQ(master.operatorCall(op).status, 200);
+  master.allocate();
+  auto offers = fw->ofType(Event::OFFERS);
+  ASSERT_EQ(offers.size(), 2u);
+  ASSERT_EQ(call(launchCall(offers[1].offers().offers(0).id().value(), agentId, "t1"), frameworkId).status, 202);
+
+  op.Clear();
+  op.set_type(mesos::v1::master::Call::MARK_AGENT_GONE);
+  op.mutable_mark_agent_gone()->mutable_agent_id()->set_value(agentId);
+  ASSERT_EQ(master.operatorCall(op).status, 200);
+  EXPECT_EQ(agent->ofType(nucleo::agent::Event::SHUTDOWN).size(), 1u);
+  EXPECT_TRUE(agent->closed());
+  auto updates = fw->ofType(Event::UPDATE);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].update().status().state(), mesos::v1::TASK_LOST);  // not partition-aware
+  EXPECT_EQ(updates[0].update().status().reason(),
+            mesos::v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);
+  // A gone agent cannot come back under its id.
+  nucleo::agent::Call reg;
+  reg.set_type(nucleo::agent::Call::REGISTER);
+  reg.mutable_register_()->mutable_agent_info()->set_hostname("node1");
+  reg.mutable_register_()->mutable_agent_info()->mutable_id()->set_value(agentId);
+  EXPECT_EQ(master.agentCall(reg, {}, std::make_shared<AgentStream>()).status, 403);
+  EXPECT_EQ(master.operatorCall(op).status, 404);
 }
 
 TEST(MasterRegistry, RestartKeepsAgentsFrameworksAndRemovals) {
