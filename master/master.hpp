@@ -77,7 +77,7 @@ class Master {
   // POST /api/v1/nucleo/agent (see proto/nucleo/agent.proto).
   Response agentCall(const nucleo::agent::Call& call, const CallContext& context,
                      std::shared_ptr<EventStream> stream);
-  // POST /api/v1: GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS,
+  // POST /api/v1: GET_HEALTH, GET_VERSION, GET_FLAGS, GET_METRICS, GET_STATE, GET_AGENTS,
   // GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_MASTER, TEARDOWN,
   // DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE; 501 for the others.
   OperatorAnswer operatorCall(const mesos::v1::master::Call& call);

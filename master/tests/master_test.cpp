@@ -546,6 +546,18 @@ TEST_F(MasterTest, OperatorApiReportsAgentsFrameworksAndTasks) {
 
   get.set_type(mesos::v1::master::Call::GET_HEALTH);
   EXPECT_TRUE(master.operatorCall(get).response.get_health().healthy());
+  get.set_type(mesos::v1::master::Call::GET_FLAGS);
+  bool sawTimeout = false;
+  auto flags = master.operatorCall(get);  // range-for over a temporary's member would dangle
+  for (const auto& flag : flags.response.get_flags().flags())
+    sawTimeout = sawTimeout || (flag.name() == "offer_timeout" && flag.value() == "30secs");
+  EXPECT_TRUE(sawTimeout);
+  get.set_type(mesos::v1::master::Call::GET_METRICS);
+  std::map<std::string, double> metrics;
+  auto answer2 = master.operatorCall(get);
+  for (const auto& m : answer2.response.get_metrics().metrics()) metrics[m.name()] = m.value();
+  EXPECT_EQ(metrics["master/slaves_active"], 1);
+  EXPECT_EQ(metrics["master/tasks_known"], 1);
   get.set_type(mesos::v1::master::Call::GET_ROLES);
   EXPECT_EQ(master.operatorCall(get).status, 501);
   get.set_type(mesos::v1::master::Call::MARK_AGENT_GONE);  // without agent_id
