@@ -68,45 +68,7 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
     id = fmt::format("{}-S{}", id_, nextAgent_++);
   }
 
-  // What the agent runs counts as used; tasks the master expected there but
-  // the agent does not report are gone.
-  std::map<std::string, std::map<std::string, Resources>> used;
-  std::set<std::pair<std::string, std::string>> reported;
-  for (const auto& task : call.register_().tasks()) {
-    if (isTerminal(task.state())) continue;
-    std::string frameworkId = task.framework_id().value();
-    reported.insert({frameworkId, task.task_id().value()});
-    std::string role = task.resources().empty() || !task.resources(0).has_allocation_info()
-                           ? "*" : task.resources(0).allocation_info().role();
-    if (auto r = fromProto(task.resources())) used[frameworkId][role] += *r;
-    Framework* framework = findFramework(frameworkId);
-    if (!framework) continue;
-    auto& known = framework->tasks[task.task_id().value()];
-    bool changed = known.task.state() != task.state() || !known.task.has_state();
-    if (!known.task.has_task_id()) {
-      known.task = task;
-      known.role = role;
-      known.resources = used[frameworkId][role];
-    }
-    known.task.set_state(task.state());
-    if (changed)
-      sendTaskStatus(*framework, task.task_id(), task.state(),
-                     mesos::v1::TaskStatus::REASON_AGENT_REREGISTERED,
-                     "Agent re-registered", id);
-  }
-  for (auto& [frameworkId, framework] : frameworks_) {
-    std::vector<std::string> gone;
-    for (const auto& [taskId, task] : framework.tasks)
-      if (task.task.agent_id().value() == id && !reported.count({frameworkId, taskId})) gone.push_back(taskId);
-    for (const auto& taskId : gone) {
-      auto state = framework.partitionAware ? mesos::v1::TASK_GONE : mesos::v1::TASK_LOST;
-      sendTaskStatus(framework, framework.tasks[taskId].task.task_id(), state,
-                     mesos::v1::TaskStatus::REASON_AGENT_RESTARTED,
-                     "Task is not on the re-registered agent", id);
-      framework.tasks.erase(taskId);
-    }
-  }
-
+  auto used = reconcileAgentTasks(id, call.register_());
   recoveredAgents_.erase(id);
   registryDirty_ = true;
   Agent& agent = agents_[id];
@@ -147,6 +109,50 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
   logging::get("master")->info("agent registered agent_id={} hostname={} resources={}", id,
                                info.hostname(), total->toString());
   return Response{200, "", agent.streamId};
+}
+
+// What the agent runs counts as used (framework -> role -> resources); tasks
+// the master expected there but the agent does not report are gone.
+std::map<std::string, std::map<std::string, Resources>> Master::reconcileAgentTasks(
+    const std::string& id, const AgentCall::Register& reg) {
+  std::map<std::string, std::map<std::string, Resources>> used;
+  std::set<std::pair<std::string, std::string>> reported;
+  for (const auto& task : reg.tasks()) {
+    if (isTerminal(task.state())) continue;
+    std::string frameworkId = task.framework_id().value();
+    reported.insert({frameworkId, task.task_id().value()});
+    std::string role = task.resources().empty() || !task.resources(0).has_allocation_info()
+                           ? "*" : task.resources(0).allocation_info().role();
+    if (auto r = fromProto(task.resources())) used[frameworkId][role] += *r;
+    Framework* framework = findFramework(frameworkId);
+    if (!framework) continue;
+    auto& known = framework->tasks[task.task_id().value()];
+    bool changed = known.task.state() != task.state() || !known.task.has_state();
+    if (!known.task.has_task_id()) {
+      known.task = task;
+      known.role = role;
+      known.resources = used[frameworkId][role];
+    }
+    known.task.set_state(task.state());
+    if (changed)
+      sendTaskStatus(*framework, task.task_id(), task.state(),
+                     mesos::v1::TaskStatus::REASON_AGENT_REREGISTERED,
+                     "Agent re-registered", id);
+  }
+  for (auto& [frameworkId, framework] : frameworks_) {
+    std::vector<std::string> gone;
+    for (const auto& [taskId, task] : framework.tasks)
+      if (task.task.agent_id().value() == id && !reported.count({frameworkId, taskId})) gone.push_back(taskId);
+    for (const auto& taskId : gone) {
+      auto state = framework.partitionAware ? mesos::v1::TASK_GONE : mesos::v1::TASK_LOST;
+      sendTaskStatus(framework, framework.tasks[taskId].task.task_id(), state,
+                     mesos::v1::TaskStatus::REASON_AGENT_RESTARTED,
+                     "Task is not on the re-registered agent", id);
+      framework.tasks.erase(taskId);
+    }
+  }
+
+  return used;
 }
 
 void Master::statusUpdate(const AgentCall::StatusUpdate& update) {

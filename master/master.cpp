@@ -206,8 +206,9 @@ Response Master::schedulerCall(const Call& call, const CallContext& context,
   return Response{};
 }
 
-Response Master::subscribe(const Call& call, const CallContext& context,
-                           std::shared_ptr<EventStream> stream) {
+std::optional<Response> Master::validateSubscribe(const Call& call, const CallContext& context,
+                                                  std::vector<std::string>* roles,
+                                                  std::set<std::string>* suppressed) const {
   if (!context.streamId.empty())
     return error(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
   const auto& info = call.subscribe().framework_info();
@@ -217,27 +218,25 @@ Response Master::subscribe(const Call& call, const CallContext& context,
       call.framework_id().value() != info.id().value())
     return error(400, "'framework_id' differs from 'subscribe.framework_info.id'");
 
-  bool multiRole = hasCapability(info, mesos::v1::FrameworkInfo::Capability::MULTI_ROLE);
-  std::vector<std::string> roles;
-  if (multiRole) {
+  if (hasCapability(info, mesos::v1::FrameworkInfo::Capability::MULTI_ROLE)) {
     if (info.has_role()) return error(400, "'FrameworkInfo.role' must not be set with MULTI_ROLE");
-    roles.assign(info.roles().begin(), info.roles().end());
+    roles->assign(info.roles().begin(), info.roles().end());
   } else {
     if (info.roles_size() > 0)
       return error(400, "'FrameworkInfo.roles' is set but the framework lacks MULTI_ROLE");
-    roles.push_back(info.role());
+    roles->push_back(info.role());
   }
   std::set<std::string> unique;
-  for (const auto& role : roles) {
+  for (const auto& role : *roles) {
     if (auto s = validateRole(role); !s) return error(400, s.error().message);
     if (!unique.insert(role).second) return error(400, fmt::format("duplicate role '{}'", role));
     if (!options_.roles.empty() &&
         std::find(options_.roles.begin(), options_.roles.end(), role) == options_.roles.end())
       return error(403, fmt::format("role '{}' is not one of the master's --roles", role));
   }
-  std::set<std::string> suppressed(call.subscribe().suppressed_roles().begin(),
-                                   call.subscribe().suppressed_roles().end());
-  for (const auto& role : suppressed)
+  suppressed->insert(call.subscribe().suppressed_roles().begin(),
+                     call.subscribe().suppressed_roles().end());
+  for (const auto& role : *suppressed)
     if (!unique.count(role))
       return error(400, fmt::format("suppressed role '{}' is not one of the framework's roles", role));
   if (!options_.credentials.empty() && info.principal() != context.principal)
@@ -245,6 +244,16 @@ Response Master::subscribe(const Call& call, const CallContext& context,
                                   "set in FrameworkInfo",
                                   context.principal, info.principal()));
 
+  return std::nullopt;
+}
+
+Response Master::subscribe(const Call& call, const CallContext& context,
+                           std::shared_ptr<EventStream> stream) {
+  std::vector<std::string> roles;
+  std::set<std::string> suppressed;
+  if (auto invalid = validateSubscribe(call, context, &roles, &suppressed)) return *invalid;
+  const auto& info = call.subscribe().framework_info();
+  bool multiRole = hasCapability(info, mesos::v1::FrameworkInfo::Capability::MULTI_ROLE);
   std::string id = info.id().value();
   std::string streamId = randomUuidString();
   if (!id.empty() && completedFrameworks_.count(id)) {

@@ -135,6 +135,10 @@ class Master {
   Response subscribe(const mesos::v1::scheduler::Call& call, const CallContext& context,
                      std::shared_ptr<EventStream> stream);
   std::optional<Response> validateCall(const mesos::v1::scheduler::Call& call) const;
+  std::optional<Response> validateSubscribe(const mesos::v1::scheduler::Call& call,
+                                            const CallContext& context,
+                                            std::vector<std::string>* roles,
+                                            std::set<std::string>* suppressed) const;
   void teardown(Framework& framework);
   void accept(Framework& framework, const mesos::v1::scheduler::Call::Accept& accept);
   void decline(Framework& framework, const mesos::v1::scheduler::Call::Decline& decline);
@@ -169,6 +173,8 @@ class Master {
   // agents
   Response registerAgent(const nucleo::agent::Call& call, const CallContext& context,
                          std::shared_ptr<EventStream> stream);
+  std::map<std::string, std::map<std::string, Resources>> reconcileAgentTasks(
+      const std::string& id, const nucleo::agent::Call::Register& reg);
   void statusUpdate(const nucleo::agent::Call::StatusUpdate& update);
   void markUnreachable(Agent& agent);
 
