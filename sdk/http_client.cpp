@@ -49,7 +49,9 @@ template <class Stream>
 asio::awaitable<Result<Exchanged>> exchangeImpl(Stream& stream, beast::flat_buffer& buffer,
                                                 const Request& req) {
   auto [writeError, written] = co_await http::async_write(stream, req, kUseErr);
-  if (writeError) co_return Error::make("POST {}: {}", std::string(req.target()), writeError.message());
+  if (writeError)
+    co_return Error::make("{} {}: {}", std::string(req.method_string()), std::string(req.target()),
+                          writeError.message());
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxBody);
   auto [readError, read] = co_await http::async_read(stream, buffer, parser, kUseErr);
@@ -118,8 +120,11 @@ struct HttpConnection::State {
   }
 
   http::request<http::string_body> makeRequest(const std::string& target, const HttpHeaders& headers,
-                                               std::string body) const {
-    http::request<http::string_body> req{http::verb::post, target, 11};
+                                               std::string body,
+                                               const std::string& method = "POST") const {
+    http::verb verb = http::string_to_verb(method);
+    http::request<http::string_body> req{verb == http::verb::unknown ? http::verb::post : verb,
+                                         target, 11};
     req.set(http::field::host, host);
     req.keep_alive(true);
     for (const auto& [name, value] : headers) req.set(name, value);
@@ -192,9 +197,10 @@ asio::awaitable<Status> HttpConnection::connect(std::string host, std::string po
 asio::awaitable<Result<HttpResponse>> HttpConnection::request(std::string target,
                                                               HttpHeaders headers,
                                                               std::string body,
-                                                              std::chrono::milliseconds timeout) {
-  if (!isOpen()) co_return Error::make("POST {}: not connected", target);
-  auto req = state_->makeRequest(target, headers, std::move(body));
+                                                              std::chrono::milliseconds timeout,
+                                                              std::string method) {
+  if (!isOpen()) co_return Error::make("{} {}: not connected", method, target);
+  auto req = state_->makeRequest(target, headers, std::move(body), method);
   state_->tcpLayer().expires_after(timeout);
   Result<Exchanged> result = Error::make("unreachable");
   if (state_->plain())
@@ -235,6 +241,35 @@ asio::awaitable<Result<std::string>> HttpConnection::readSome() {
     result = co_await readBody(state_->tlsStream(), state_->buffer, parser);
   if (!result) close();
   co_return result;
+}
+
+Result<HttpResponse> httpRequest(const std::string& address, const std::string& method,
+                                 const std::string& target, const HttpHeaders& headers,
+                                 const std::string& body, std::chrono::milliseconds timeout,
+                                 const TlsOptions& tls) {
+  std::string host = address, port = tls.enabled ? "443" : "80";
+  if (auto colon = address.rfind(':'); colon != std::string::npos && address.find(']', colon) == std::string::npos) {
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+  }
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  asio::io_context ioc;
+  std::optional<Result<HttpResponse>> outcome;
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        HttpConnection connection(ioc.get_executor(), tls);
+        Status connected = co_await connection.connect(host, port, timeout);
+        if (!connected) {
+          outcome = std::move(connected).error();
+          co_return;
+        }
+        outcome = co_await connection.request(target, headers, body, timeout, method);
+      },
+      asio::detached);
+  ioc.run();
+  if (!outcome) return Error::make("{} {}{}: no answer", method, address, target);
+  return std::move(*outcome);
 }
 
 }  // namespace nucleo::sdk

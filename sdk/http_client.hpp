@@ -42,10 +42,11 @@ class HttpConnection {
   boost::asio::awaitable<Status> connect(std::string host, std::string port,
                                          std::chrono::milliseconds timeout);
   // A whole request and response (keep-alive). The connection is closed on
-  // any error.
+  // any error. `method` is POST unless given ("GET").
   boost::asio::awaitable<Result<HttpResponse>> request(std::string target, HttpHeaders headers,
                                                        std::string body,
-                                                       std::chrono::milliseconds timeout);
+                                                       std::chrono::milliseconds timeout,
+                                                       std::string method = "POST");
   // Sends a request and reads only the response head: the body is then read
   // with readSome() (a streaming response such as SUBSCRIBE's).
   boost::asio::awaitable<Result<HttpResponseHead>> openStream(std::string target,
@@ -62,5 +63,12 @@ class HttpConnection {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// One blocking request on a new connection (its own io_context): for
+// command-line tools. `address` is host:port (default port 80, 443 with TLS).
+Result<HttpResponse> httpRequest(const std::string& address, const std::string& method,
+                                 const std::string& target, const HttpHeaders& headers,
+                                 const std::string& body, std::chrono::milliseconds timeout,
+                                 const TlsOptions& tls = {});
 
 }  // namespace nucleo::sdk
