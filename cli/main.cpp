@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <vector>
 #include <iostream>
 
 #include "base/logging.hpp"
@@ -12,8 +16,28 @@
 #include "base/fs.hpp"
 #include "linux/protected_exe.hpp"
 
+namespace {
+// `nucleo cluster ...` is nucleo-cluster, a program of its own beside this
+// one: the cluster client's HTTP and protobuf code stays out of the runtime.
+int runClusterCli(int argc, char** argv) {
+  char resolved[4096];
+  ssize_t length = ::readlink("/proc/self/exe", resolved, sizeof resolved - 1);
+  std::string dir = length > 0 ? std::string(resolved, static_cast<size_t>(length)) : std::string(argv[0]);
+  dir = dir.substr(0, dir.rfind('/') + 1);
+  std::string binary = dir + "nucleo-cluster";
+  std::vector<char*> args{binary.data()};
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  ::execv(binary.c_str(), args.data());
+  ::execvp("nucleo-cluster", args.data());
+  std::fprintf(stderr, "nucleo: cluster: cannot run %s: %s\n", binary.c_str(), std::strerror(errno));
+  return 127;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace nucleo;
+  if (argc > 1 && std::string_view(argv[1]) == "cluster") return runClusterCli(argc, argv);
   cli::Globals globals;
   CLI::App app{"nucleo: an OCI container runtime", "nucleo"};
   app.set_version_flag("-v,--version", cli::versionText());
