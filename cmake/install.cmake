@@ -34,3 +34,17 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/nucleoConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/nucleoConfig.cmake ${CMAKE_BINARY_DIR}/nucleoConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nucleo COMPONENT sdk)
+
+# The programs (component "runtime"): `nucleo` finds its helpers
+# (nucleo-pull, nucleo-cluster) beside itself, the agent finds nucleo and
+# nucleo-supervisor beside itself.
+foreach(program nucleo nucleo-pull nucleo-master nucleo-agent nucleo-supervisor
+                nucleo-execute nucleo-batch nucleo-cluster)
+  if(TARGET ${program})
+    install(TARGETS ${program} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+  endif()
+endforeach()
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/systemd/nucleo-master.service
+              ${CMAKE_SOURCE_DIR}/packaging/systemd/nucleo-agent.service
+  DESTINATION lib/systemd/system COMPONENT runtime)
+install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
