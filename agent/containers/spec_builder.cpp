@@ -207,6 +207,10 @@ Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecCon
     mounts.push_back(json::object{{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
                       {"options", {"nosuid", "nodev", "mode=1777"}}});
   }
+  if (ctx.pod && !ctx.pod->shm.empty()) {
+    for (auto& m : mounts)
+      if (m.as_object()["destination"] == "/dev/shm") m = bindJson(ctx.pod->shm, "/dev/shm");
+  }
   mounts.push_back(bindJson(launch.sandbox, sandboxInside));
   auto& linux = root["linux"].as_object();
   linux["namespaces"] = namespacesJson(launch, ctx);
