@@ -331,6 +331,34 @@ TEST_F(ContainersTest, ROOT_PodSharesUtsIpcAndShmNotPid) {
   EXPECT_FALSE(launch(orphan)) << "the pod is gone";
 }
 
+TEST_F(ContainersTest, ROOT_PodWithItsOwnNetwork) {
+  ASSERT_TRUE(containers_->createPod("pod-net", true));
+  pods_.push_back("pod-net");
+  auto l = imageLaunch("net-1", "ls /sys/class/net; ping -c 1 -W 1 127.0.0.1 >/dev/null && echo lo-up");
+  l.podId = "pod-net";
+  auto pid = launch(l);
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto exit = waitExit("net-1");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0) << slurp(l.sandbox + "/stderr");
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), "lo\nlo-up\n") << "only loopback, and it is up";
+}
+
+TEST_F(ContainersTest, ROOT_LogFileReplacedBySymlinkIsNotFollowed) {
+  options_.maxLogBytes = 100;
+  containers_.emplace(options_);
+  std::string victim = base_ + "/victim";
+  ASSERT_TRUE(fs::writeFileAtomic(victim, "untouched\n", 0644));
+  // After the first rotation the task swaps stdout for a symlink; the
+  // supervisor must not write through it.
+  auto l = imageLaunch("evil", "printf '%0100d' 1; sleep 0.2; rm -f stdout; ln -s " + victim +
+                                   " stdout; printf '%0300d' 2");
+  l.workingDir = "/mnt/mesos/sandbox";
+  ASSERT_TRUE(launch(l));
+  auto exit = waitExit("evil");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0);
+  EXPECT_EQ(slurp(victim), "untouched\n");
+}
+
 TEST_F(ContainersTest, ROOT_HostFilesystemContainer) {
   ContainerLaunch l;
   l.containerId = "hostfs";
