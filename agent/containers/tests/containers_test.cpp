@@ -359,6 +359,33 @@ TEST_F(ContainersTest, ROOT_LogFileReplacedBySymlinkIsNotFollowed) {
   EXPECT_EQ(slurp(victim), "untouched\n");
 }
 
+TEST_F(ContainersTest, ROOT_DefaultCapsAndSeccompOrWhatLinuxInfoAsks) {
+  auto helper = [&](const std::string& id) {
+    auto l = imageLaunch(id, "");
+    l.command.set_shell(false);
+    l.command.set_value("/bin/nucleo-test-helper");
+    for (const char* a : {"nucleo-test-helper", "--try-syscall", "keyctl"}) l.command.add_arguments(a);
+    return l;
+  };
+  auto plain = helper("caps-default");
+  auto custom = helper("caps-custom");
+  auto* li = custom.container->mutable_linux_info();
+  li->mutable_bounding_capabilities()->add_capabilities(mesos::v1::CapabilityInfo::NET_ADMIN);
+  li->mutable_effective_capabilities()->add_capabilities(mesos::v1::CapabilityInfo::NET_ADMIN);
+  li->mutable_seccomp()->set_unconfined(true);
+  ASSERT_TRUE(launch(plain));
+  ASSERT_TRUE(launch(custom));
+  waitExit("caps-default");
+  waitExit("caps-custom");
+  std::string a = slurp(plain.sandbox + "/stdout"), b = slurp(custom.sandbox + "/stdout");
+  EXPECT_NE(a.find("\"CapEff\":\"00000000a80425fb\""), std::string::npos) << "Docker's default set: " << a;
+  EXPECT_NE(a.find("\"seccomp\":2"), std::string::npos) << a;
+  EXPECT_NE(a.find("EPERM"), std::string::npos) << "keyctl is denied: " << a;
+  EXPECT_NE(b.find("\"CapEff\":\"0000000000001000\""), std::string::npos) << "CAP_NET_ADMIN only: " << b;
+  EXPECT_NE(b.find("\"CapBnd\":\"0000000000001000\""), std::string::npos) << b;
+  EXPECT_NE(b.find("\"seccomp\":0"), std::string::npos) << b;
+}
+
 TEST_F(ContainersTest, ROOT_HostFilesystemContainer) {
   ContainerLaunch l;
   l.containerId = "hostfs";
@@ -399,6 +426,11 @@ TEST_F(ContainersTest, ROOT_SupervisorIsSmallAndHoldsNoFdOfTheAgent) {
   if (p) fds = std::fgets(buf, sizeof buf, p) ? buf : "", ::pclose(p);
   EXPECT_EQ(fds, "0\n") << "the supervisor has no fd of ours";
   EXPECT_EQ(slurp(l.sandbox + "/stdout"), "0\n1\n2\n3\n") << "the container has stdio and ls's own directory fd";
+  auto usage = containers_->usage("small");
+  ASSERT_TRUE(usage) << usage.error().message;
+  EXPECT_GE(usage->processes, 1u) << "sleep (busybox sh execs the last command)";
+  EXPECT_GT(usage->memoryBytes, 0u);
+  EXPECT_GE(usage->cpuSeconds, 0.0);
   ASSERT_TRUE(containers_->kill("small", 0ms));
   auto exit = waitExit("small");
   EXPECT_TRUE(exit.killedByRequest);
