@@ -128,7 +128,10 @@ class ContainersTest : public ::testing::Test {
 
 TEST_F(ContainersTest, ROOT_EchoFromImageGoesToSandboxStdout) {
   auto l = imageLaunch("echo", "echo hi; echo oops >&2; echo $MESOS_SANDBOX; pwd");
+  auto start = std::chrono::steady_clock::now();
   auto pid = launch(l);
+  std::printf("launch took %lld ms\n", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - start).count()));
   ASSERT_TRUE(pid) << pid.error().message;
   EXPECT_GT(*pid, 0);
   auto exit = waitExit("echo");
