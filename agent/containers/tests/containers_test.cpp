@@ -143,6 +143,32 @@ TEST_F(ContainersTest, ROOT_EchoFromImageGoesToSandboxStdout) {
   EXPECT_EQ(slurp(l.sandbox + "/stderr"), "oops\n");
 }
 
+TEST_F(ContainersTest, ROOT_UserHostnameEnvAndLimitsReachTheProcess) {
+  auto l = imageLaunch("user", "id; hostname; echo $GREETING $MESOS_TASK_ID; cat /sys/fs/cgroup/memory/memory.limit_in_bytes");
+  l.command.set_user("user");
+  auto* v = l.command.mutable_environment()->add_variables();
+  v->set_name("GREETING");
+  v->set_value("hello");
+  l.environment["MESOS_TASK_ID"] = "t-1";
+  l.container->set_hostname("web-1");
+  mesos::v1::Resource mem;
+  mem.set_name("mem");
+  mem.set_type(mesos::v1::Value::SCALAR);
+  mem.mutable_scalar()->set_value(64);
+  l.resources = {mem};
+  auto pid = launch(l);
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto exit = waitExit("user");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0) << slurp(l.sandbox + "/stderr");
+  auto lines = strings::split(slurp(l.sandbox + "/stdout"), '\n', true);
+  ASSERT_GE(lines.size(), 3u) << slurp(l.sandbox + "/stdout");
+  EXPECT_EQ(lines[0], "uid=1000(user) gid=100(users) groups=2000(extra)") << "from the image's /etc/passwd and /etc/group";
+  EXPECT_EQ(lines[1], "web-1");
+  EXPECT_EQ(lines[2], "hello t-1");
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[3], std::to_string(64 << 20)) << "the cgroup's memory limit";
+}
+
 TEST_F(ContainersTest, ROOT_FailingCommandReportsItsExitCode) {
   auto l = imageLaunch("fail", "exit 7");
   ASSERT_TRUE(launch(l));
