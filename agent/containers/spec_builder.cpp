@@ -199,6 +199,9 @@ Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecCon
   if (!ctx.user.additionalGids.empty()) user["additionalGids"] = json::value_from(ctx.user.additionalGids);
   process["user"] = user;
   process["capabilities"] = capabilitiesJson(launch, ctx.user);
+  // As in Mesos, tasks inherit the agent's rlimits (rlimit_info is not in
+  // our ContainerInfo); the default spec's NOFILE 1024 is too low for many.
+  process.erase("rlimits");
   root["root"] = {{"path", ctx.rootfs}, {"readonly", hostFs}};
   if (ctx.pod) root.erase("hostname");  // the pod's UTS namespace has it
   else root["hostname"] = hostnameOf(launch);

@@ -146,6 +146,8 @@ TEST(BuildConfig, ImageTaskFieldByField) {
   EXPECT_FALSE(p.terminal);
   EXPECT_EQ(p.args, (Strings{"/bin/sh", "-c", "echo hi"}));
   EXPECT_EQ(p.cwd, "/mnt/mesos/sandbox");
+  EXPECT_TRUE(p.rlimits.empty()) << "the agent's rlimits are inherited";
+  EXPECT_TRUE(p.noNewPrivileges);
   EXPECT_EQ(p.user.uid, 1000u);
   EXPECT_EQ(p.user.gid, 100u);
   EXPECT_EQ(p.user.additionalGids, std::vector<uint32_t>{2000});
