@@ -4,8 +4,11 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,6 +170,52 @@ TEST_F(ContainersTest, ROOT_UserHostnameEnvAndLimitsReachTheProcess) {
   EXPECT_EQ(lines[2], "hello t-1");
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[3], std::to_string(64 << 20)) << "the cgroup's memory limit";
+}
+
+// A loopback docker-registry (Debian's) with the busybox image pushed by
+// skopeo: an image missing from the store is pulled at launch.
+TEST_F(ContainersTest, ROOT_MissingImageIsPulled) {
+  if (!fs::exists("/usr/bin/docker-registry") || !fs::exists("/usr/bin/skopeo"))
+    GTEST_SKIP() << "docker-registry and skopeo are not installed (scripts/install-deps)";
+  std::string dir = base_ + "/registry";
+  ASSERT_TRUE(fs::makeDirs(dir));
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  std::string host = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  ASSERT_TRUE(fs::writeFileAtomic(dir + "/config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " +
+                                                           dir + "/data\nhttp:\n  addr: " + host + "\n"));
+  pid_t registry = ::fork();
+  if (registry == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl("/usr/bin/docker-registry", "docker-registry", "serve", (dir + "/config.yml").c_str(), nullptr);
+    ::_exit(127);
+  }
+  std::string push = "skopeo copy --quiet --dest-tls-verify=false oci:" + std::string(NUCLEO_TEST_IMAGES) +
+                     "/busybox-oci:latest docker://" + host + "/busybox:latest >/dev/null 2>&1";
+  int pushed = 1;
+  for (int i = 0; i < 50 && pushed != 0; ++i) {
+    pushed = std::system(push.c_str());
+    if (pushed != 0) std::this_thread::sleep_for(100ms);
+  }
+  options_.imageStoreRoot = base_ + "/empty-store";
+  containers_.emplace(options_);
+  auto l = imageLaunch("pulled", "echo pulled");
+  l.container->mutable_mesos()->mutable_image()->mutable_docker()->set_name(host + "/busybox:latest");
+  auto pid = pushed == 0 ? launch(l) : Result<pid_t>(Error::make("push failed"));
+  if (pid) waitExit("pulled");
+  ::kill(registry, SIGTERM);
+  ::waitpid(registry, nullptr, 0);
+  ASSERT_EQ(pushed, 0) << push;
+  ASSERT_TRUE(pid) << pid.error().message;
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), "pulled\n");
 }
 
 TEST_F(ContainersTest, ROOT_FailingCommandReportsItsExitCode) {
