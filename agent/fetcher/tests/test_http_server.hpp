@@ -4,10 +4,12 @@
 // (OpenSSL), canned responses per path and a request count per path.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ struct TestResponse {
 class TestHttpServer {
  public:
   TestHttpServer() {
+    ::signal(SIGPIPE, SIG_IGN);  // clients hang up early on purpose
     listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
