@@ -128,7 +128,9 @@ void appendJsonString(std::string& out, std::string_view s) {
 }
 
 Result<UniqueFd> openConfined(const SandboxFiles::Target& r, int flags) {
-  TRY_ASSIGN(UniqueFd root, UniqueFd::open(r.hostRoot, O_PATH | O_DIRECTORY));
+  // The host path stays out of the message: clients see virtual paths only.
+  UniqueFd root(::open(r.hostRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error{ENOENT, fmt::format("path '{}': sandbox gone", r.virtualPath)};
   auto fd = os::openInRoot(root.get(), r.inner, flags);
   if (!fd) {
     int code = fd.error().code;

@@ -3,8 +3,12 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -307,6 +311,58 @@ TEST_F(FetcherTlsTest, VerifiesAgainstTheGivenCa) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("TLS handshake"), std::string::npos) << s.error().message;
   EXPECT_EQ(listDir(other), std::set<std::string>{});
+}
+
+}  // namespace
+}  // namespace nucleo::agent
+
+namespace nucleo::agent {
+namespace {
+
+// Runs `body` in a child with its own mount namespace (so the tmpfs it
+// mounts vanishes with it); returns the child's message, "" on success.
+std::string inMountNamespace(const std::function<std::string()>& body) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    std::string message = "unshare/mount failed";
+    if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+      message = body();
+    (void)!::write(pipefd[1], message.data(), message.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buffer, sizeof(buffer))) > 0) out.append(buffer, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return out;
+}
+
+TEST_F(FetcherTest, ROOT_DiskFullIsNamedAndLeavesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts a small tmpfs in a mount namespace)";
+  server_.route("/big.bin", {200, std::string(1 << 20, 'x'), {}, {}, false});
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/big.local", std::string(1 << 20, 'y')));
+  std::string small = dir_ + "/small";
+  ASSERT_TRUE(fs::makeDirs(small));
+  std::string message = inMountNamespace([&]() -> std::string {
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=256k") != 0) return "mount tmpfs failed";
+    for (const auto& u : {server_.url("/big.bin"), dir_ + "/big.local"}) {
+      auto s = Fetcher(options_).fetch({uri(u)}, small);
+      if (s) return "fetch of " + u + " into a 256k tmpfs succeeded";
+      if (s.error().message.find("fetch '" + u + "'") == std::string::npos ||
+          s.error().message.find("No space left on device") == std::string::npos)
+        return "unexpected error: " + s.error().message;
+      if (!listDir(small).empty()) return "left behind: " + *listDir(small).begin();
+    }
+    return "";
+  });
+  EXPECT_EQ(message, "");
 }
 
 }  // namespace
