@@ -31,6 +31,31 @@ bool hasPrefixNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+// The "user:password" of "scheme://user:password@host/...", or "".
+std::string userInfo(const std::string& uri) {
+  auto start = uri.find("://");
+  if (start == std::string::npos) return "";
+  start += 3;
+  auto end = uri.find_first_of("/?#", start);
+  auto authority = uri.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  auto at = authority.rfind('@');
+  return at == std::string::npos ? "" : authority.substr(0, at);
+}
+
+std::string percentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 struct Source {
   bool http = false;
   std::string location;  // URL, or absolute local path
@@ -109,6 +134,14 @@ struct TempFile {
 
 }  // namespace
 
+std::string redactUri(const std::string& uri) {
+  std::string info = userInfo(uri);
+  auto colon = info.find(':');
+  if (colon == std::string::npos) return uri;
+  auto start = uri.find("://") + 3;
+  return uri.substr(0, start) + info.substr(0, colon) + ":***" + uri.substr(start + info.size());
+}
+
 Fetcher::Fetcher(FetcherOptions options) : options_(std::move(options)) {}
 
 Status Fetcher::download(const std::string& location, bool http, int fd,
@@ -122,6 +155,10 @@ Status Fetcher::download(const std::string& location, bool http, int fd,
   }
   // A fragment is the client's business, never sent.
   TRY_ASSIGN(images::Url url, images::parseUrl(location.substr(0, location.find('#'))));
+  // Credentials in the URI go as Basic auth, and only to the host they name
+  // (curl's rule on redirects).
+  const images::Url origin = url;
+  std::string credentials = userInfo(location);
   for (int hop = 0; hop <= MAX_REDIRECTS; ++hop) {
     if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) return Error::fromErrno("truncate");
     auto left = std::chrono::duration<double>(deadline - Clock::now()).count();
@@ -132,6 +169,9 @@ Status Fetcher::download(const std::string& location, bool http, int fd,
     auto client = images::makeHttpClient(clientOptions);
     images::HttpRequest request;
     request.url = url;
+    if (!credentials.empty() && url.host == origin.host && url.port == origin.port)
+      request.headers.emplace_back("Authorization",
+                                   "Basic " + images::base64Encode(percentDecode(credentials)));
     auto sink = [&](const char* data, size_t size) -> Status {
       if (Clock::now() > deadline) return timedOut(options_.timeout);
       return writeAll(fd, data, size);
@@ -153,6 +193,29 @@ Status Fetcher::download(const std::string& location, bool http, int fd,
     return Error::make("HTTP {} from {}", status, url.str());
   }
   return Error::make("more than {} redirects", MAX_REDIRECTS);
+}
+
+// Extracts an archive or gunzips a plain .gz beside it (both kept, unlike
+// Mesos's gunzip); on failure the fetched file goes too.
+static Status unpack(int dirfd, const std::string& name) {
+  bool archive = fetcher::isArchive(name);
+  if (!archive && !fetcher::isPlainGzip(name)) return ok();
+  UniqueFd in(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!in) return Error::fromErrno(fmt::format("open '{}'", name));
+  Status done;
+  if (archive) {
+    auto stats = fetcher::extractArchive(in.get(), dirfd);
+    if (stats)
+      logging::get("agent.fetcher")->debug("extracted name={} entries={} bytes={}", name,
+                                           stats->entries, stats->bytes);
+    else
+      done = std::move(stats).error().context("extract '{}'", name);
+  } else {
+    done = fetcher::gunzipTo(in.get(), dirfd, name.substr(0, name.size() - 3))
+               .context("gunzip '{}'", name);
+  }
+  if (!done) ::unlinkat(dirfd, name.c_str(), 0);
+  return done;
 }
 
 Status Fetcher::fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd) const {
@@ -181,18 +244,8 @@ Status Fetcher::fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd) 
   if (::renameat(parent.get(), tmp.name.c_str(), parent.get(), name.c_str()) != 0)
     return Error::fromErrno(fmt::format("rename into '{}'", name));
   tmp.keep = true;
-  if (uri.executable() || !uri.extract() || !fetcher::isArchive(name)) return ok();
-  UniqueFd archive(::openat(parent.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!archive) return Error::fromErrno(fmt::format("open '{}'", name));
-  auto stats = fetcher::extractArchive(archive.get(), parent.get());
-  if (!stats) {
-    // A failed URI leaves nothing: the archive goes too.
-    ::unlinkat(parent.get(), name.c_str(), 0);
-    return std::move(stats).error().context("extract '{}'", name);
-  }
-  logging::get("agent.fetcher")->debug("extracted name={} entries={} bytes={}", name,
-                                       stats->entries, stats->bytes);
-  return ok();
+  if (uri.executable() || !uri.extract()) return ok();
+  return unpack(parent.get(), name);
 }
 
 Status Fetcher::fetch(const std::vector<mesos::v1::CommandInfo::URI>& uris,
@@ -201,9 +254,9 @@ Status Fetcher::fetch(const std::vector<mesos::v1::CommandInfo::URI>& uris,
   for (const auto& uri : uris) {
     auto start = Clock::now();
     if (auto s = fetchOne(uri, root.get()); !s)
-      return std::move(s).error().context("fetch '{}'", uri.value());
+      return std::move(s).error().context("fetch '{}'", redactUri(uri.value()));
     logging::get("agent.fetcher")
-        ->info("fetched uri={} sandbox={} cache={} ms={}", uri.value(), sandbox, uri.cache(),
+        ->info("fetched uri={} sandbox={} cache={} ms={}", redactUri(uri.value()), sandbox, uri.cache(),
                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
   }
   return ok();

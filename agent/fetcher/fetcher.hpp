@@ -8,6 +8,8 @@
 // `cache` keeps a copy in the per-agent cache, keyed by the URI. The archive
 // itself is kept beside what it held, as Mesos does. HTTP(S) goes through
 // the image store's Beast client (images/http_client.hpp): no Beast here.
+// "user:password@" in an http(s) URI is sent as Basic auth to that host only
+// and never appears in errors or logs.
 
 #include <chrono>
 #include <string>
@@ -26,6 +28,10 @@ struct FetcherOptions {
   // Certificates and host names are always verified.
   std::string caFile;
 };
+
+// The URI with the password of "scheme://user:password@host" replaced by
+// "***": for errors, logs and status messages.
+std::string redactUri(const std::string& uri);
 
 class Fetcher {
  public:

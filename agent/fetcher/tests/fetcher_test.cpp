@@ -203,6 +203,38 @@ TEST_F(FetcherTest, ArchivesAreExtractedAndKept) {
   EXPECT_EQ(listDir(sandbox_ + "/bin"), std::set<std::string>{"tool.zip"});
 }
 
+TEST_F(FetcherTest, PlainGzipIsDecompressedBeside) {
+  std::string gz = makeArchive("gz", {{"notes.txt", "hello notes"}});
+  server_.route("/notes.txt.gz", {200, gz, {}, {}, false});
+  server_.route("/fake.gz", {200, "not gzip at all", {}, {}, false});
+  ASSERT_TRUE(fetch({uri(server_.url("/notes.txt.gz"))}));
+  EXPECT_EQ(read("notes.txt"), "hello notes");
+  EXPECT_EQ(read("notes.txt.gz"), gz);
+  auto s = fetch({uri(server_.url("/fake.gz"))});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("gunzip 'fake.gz'"), std::string::npos) << s.error().message;
+  EXPECT_EQ(listDir(sandbox_), (std::set<std::string>{"notes.txt", "notes.txt.gz"}));
+}
+
+TEST_F(FetcherTest, CredentialsGoAsBasicAuthAndStayOutOfErrors) {
+  server_.route("/private.txt", {200, "secret data", {}, {}, false});
+  std::string authority = "127.0.0.1:" + std::to_string(server_.port());
+  ASSERT_TRUE(fetch({uri("http://alice:s%40cret@" + authority + "/private.txt")}));
+  EXPECT_EQ(read("private.txt"), "secret data");
+  // base64("alice:s@cret")
+  EXPECT_NE(server_.lastRequest("/private.txt").find("Authorization: Basic YWxpY2U6c0BjcmV0"),
+            std::string::npos)
+      << server_.lastRequest("/private.txt");
+  auto s = fetch({uri("http://alice:s%40cret@" + authority + "/missing.txt")});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("fetch 'http://alice:***@" + authority + "/missing.txt'"),
+            std::string::npos)
+      << s.error().message;
+  EXPECT_EQ(s.error().message.find("cret"), std::string::npos) << s.error().message;
+  EXPECT_EQ(redactUri("https://bob@h/x"), "https://bob@h/x");
+  EXPECT_EQ(redactUri("/local/path"), "/local/path");
+}
+
 TEST_F(FetcherTest, TarWithDotDotIsRefused) {
   server_.route("/evil.tar", {200, makeArchive("tar", {{"ok", "ok"}, {"../../evil", "x"}}), {}, {}, false});
   auto s = fetch({uri(server_.url("/evil.tar"))});

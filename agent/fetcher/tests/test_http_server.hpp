@@ -73,6 +73,11 @@ class TestHttpServer {
     std::lock_guard lock(mutex_);
     return hits_[path];
   }
+  // The last request's head (request line and headers) for `path`.
+  std::string lastRequest(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    return requests_[path];
+  }
   uint16_t port() const { return port_; }
   std::string url(const std::string& path, const std::string& host = "127.0.0.1") const {
     return (tls_ ? "https://" : "http://") + host + ":" + std::to_string(port_) + path;
@@ -128,6 +133,7 @@ class TestHttpServer {
     {
       std::lock_guard lock(mutex_);
       ++hits_[path];
+      requests_[path] = request.substr(0, request.find("\r\n\r\n"));
       if (auto it = routes_.find(path); it != routes_.end()) response = it->second;
     }
     if (response.delay.count() > 0) pause(response.delay);
@@ -153,6 +159,7 @@ class TestHttpServer {
   std::vector<std::thread> connections_;
   std::map<std::string, TestResponse> routes_;
   std::map<std::string, int> hits_;
+  std::map<std::string, std::string> requests_;
 };
 
 }  // namespace nucleo::testing
