@@ -308,9 +308,20 @@ TEST_F(FetcherTest, CacheEvictsLeastRecentlyUsed) {
   EXPECT_FALSE(entries.count(fetcher::FetchCache::entryName(server_.url("/b"))));
   fetchNamed("/b");
   EXPECT_EQ(server_.hits("/b"), 2);
+  // A dead process's temp file is cleared by the next eviction.
+  std::string stale = options_.cacheDir + "/" + std::string(64, 'a') + ".tmp-999999999-0";
+  ASSERT_TRUE(fs::writeFileAtomic(stale, "partial"));
   fetchNamed("/huge");  // bigger than the whole cache: served, not kept
   EXPECT_EQ(read("fhuge").size(), 5000u);
   EXPECT_FALSE(cacheEntries().count(fetcher::FetchCache::entryName(server_.url("/huge"))));
+  fetchNamed("/c");  // a hit: eviction runs only after a download
+  fetchNamed("/a");
+  EXPECT_FALSE(fs::exists(stale));
+  // Lock files go with their entries (evicted, or too big to keep).
+  for (const auto& n : listDir(options_.cacheDir))
+    if (n.size() == 69) {
+      EXPECT_TRUE(cacheEntries().count(n.substr(0, 64))) << n;
+    }
 }
 
 class FetcherTlsTest : public FetcherTest {
