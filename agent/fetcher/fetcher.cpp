@@ -1,12 +1,16 @@
 #include "agent/fetcher/fetcher.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
@@ -123,6 +127,60 @@ Status copyFd(int from, int to, Clock::time_point deadline, std::chrono::seconds
   }
 }
 
+// Opens `path` in a child that switched to `user` first, so the kernel
+// checks that user's rights on every component; the fd comes back over a
+// socket. The child makes raw syscalls only (it is forked from a
+// multithreaded agent).
+Result<UniqueFd> openAsUser(const std::string& path, const FetchUser& user) {
+  TRY_ASSIGN(auto sockets, makeSocketPair(SOCK_SEQPACKET));
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::fromErrno("fork");
+  if (pid == 0) {
+    int err = 0, fd = -1;
+    if (::syscall(SYS_setgroups, user.groups.size(), user.groups.data()) != 0 ||
+        ::syscall(SYS_setresgid, user.gid, user.gid, user.gid) != 0 ||
+        ::syscall(SYS_setresuid, user.uid, user.uid, user.uid) != 0)
+      err = errno;
+    else if ((fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0)
+      err = errno;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{&err, sizeof(err)};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    ::sendmsg(sockets.second.get(), &msg, MSG_NOSIGNAL);
+    ::_exit(0);
+  }
+  sockets.second.reset();
+  int err = EIO;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&err, sizeof(err)};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n = ::recvmsg(sockets.first.get(), &msg, MSG_CMSG_CLOEXEC);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
+  if (c && c->cmsg_type == SCM_RIGHTS) {
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return UniqueFd(fd);
+  }
+  return Error::fromErrno(fmt::format("open '{}' as uid {}", path, user.uid), n > 0 ? err : EIO);
+}
+
 struct TempFile {
   int dirfd;
   std::string name;
@@ -145,9 +203,12 @@ std::string redactUri(const std::string& uri) {
 Fetcher::Fetcher(FetcherOptions options) : options_(std::move(options)) {}
 
 Status Fetcher::download(const std::string& location, bool http, int fd,
-                         std::chrono::steady_clock::time_point deadline) const {
+                         std::chrono::steady_clock::time_point deadline,
+                         const std::optional<FetchUser>& user) const {
   if (!http) {
-    TRY_ASSIGN(UniqueFd in, UniqueFd::open(location, O_RDONLY));
+    // O_NONBLOCK: a FIFO named by the URI must not hang the fetch.
+    TRY_ASSIGN(UniqueFd in, user ? openAsUser(location, *user)
+                                 : UniqueFd::open(location, O_RDONLY | O_NONBLOCK | O_NOCTTY));
     struct stat st;
     if (::fstat(in.get(), &st) != 0) return Error::fromErrno(fmt::format("stat '{}'", location));
     if (!S_ISREG(st.st_mode)) return Error::make("'{}' is not a regular file", location);
@@ -218,7 +279,8 @@ static Status unpack(int dirfd, const std::string& name) {
   return done;
 }
 
-Status Fetcher::fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd) const {
+Status Fetcher::fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd,
+                         const std::optional<FetchUser>& user) const {
   auto deadline = Clock::now() + options_.timeout;
   TRY_ASSIGN(Source source, classify(uri.value()));
   TRY_ASSIGN(auto parts, destination(uri, source));
@@ -232,12 +294,13 @@ Status Fetcher::fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd) 
   if (!out) return Error::fromErrno("create temporary file in the sandbox");
   if (uri.cache() && !options_.cacheDir.empty()) {
     fetcher::FetchCache cache(options_.cacheDir, options_.cacheMaxBytes);
-    TRY_ASSIGN(UniqueFd cached, cache.get(uri.value(), [&](int fd) {
-      return download(source.location, source.http, fd, deadline);
+    std::string key = user ? fmt::format("{}\nuser={}", uri.value(), user->uid) : uri.value();
+    TRY_ASSIGN(UniqueFd cached, cache.get(key, [&](int fd) {
+      return download(source.location, source.http, fd, deadline, user);
     }));
     TRY(copyFd(cached.get(), out.get(), deadline, options_.timeout));
   } else {
-    TRY(download(source.location, source.http, out.get(), deadline));
+    TRY(download(source.location, source.http, out.get(), deadline, user));
   }
   if (::fchmod(out.get(), uri.executable() ? 0755 : 0644) != 0) return Error::fromErrno("chmod");
   out.reset();
@@ -250,10 +313,15 @@ Status Fetcher::fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd) 
 
 Status Fetcher::fetch(const std::vector<mesos::v1::CommandInfo::URI>& uris,
                       const std::string& sandbox) {
+  return fetch(uris, sandbox, std::nullopt);
+}
+
+Status Fetcher::fetch(const std::vector<mesos::v1::CommandInfo::URI>& uris,
+                      const std::string& sandbox, const std::optional<FetchUser>& user) {
   TRY_ASSIGN(UniqueFd root, UniqueFd::open(sandbox, O_RDONLY | O_DIRECTORY));
   for (const auto& uri : uris) {
     auto start = Clock::now();
-    if (auto s = fetchOne(uri, root.get()); !s)
+    if (auto s = fetchOne(uri, root.get(), user); !s)
       return std::move(s).error().context("fetch '{}'", redactUri(uri.value()));
     logging::get("agent.fetcher")
         ->info("fetched uri={} sandbox={} cache={} ms={}", redactUri(uri.value()), sandbox, uri.cache(),

@@ -11,7 +11,10 @@
 // "user:password@" in an http(s) URI is sent as Basic auth to that host only
 // and never appears in errors or logs.
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +32,14 @@ struct FetcherOptions {
   std::string caFile;
 };
 
+// Whose permissions local paths are opened with (Mesos runs its fetcher as
+// the task's user): a framework must not copy what its user cannot read.
+struct FetchUser {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
+};
+
 // The URI with the password of "scheme://user:password@host" replaced by
 // "***": for errors, logs and status messages.
 std::string redactUri(const std::string& uri);
@@ -42,12 +53,22 @@ class Fetcher {
   // temporary name renamed into place; archives are unpacked aside first).
   // Blocking: the agent runs it off its strands. Safe to call from several
   // threads and processes at once, also for the same cached URI.
+  // This form reads local paths with the agent's own rights (a task with no
+  // user, as Mesos).
   Status fetch(const std::vector<mesos::v1::CommandInfo::URI>& uris,
                const std::string& sandbox);
+  // As above, but local paths are opened by a child process running as
+  // `user` (EACCES if that user may not read them), and cache entries are
+  // kept per user, as Mesos keys its cache by (user, URI). Needs root (or
+  // CAP_SETUID/CAP_SETGID) to switch to another user.
+  Status fetch(const std::vector<mesos::v1::CommandInfo::URI>& uris,
+               const std::string& sandbox, const std::optional<FetchUser>& user);
  private:
-  Status fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd) const;
+  Status fetchOne(const mesos::v1::CommandInfo::URI& uri, int sandboxFd,
+                  const std::optional<FetchUser>& user) const;
   Status download(const std::string& location, bool http, int fd,
-                  std::chrono::steady_clock::time_point deadline) const;
+                  std::chrono::steady_clock::time_point deadline,
+                  const std::optional<FetchUser>& user) const;
 
   FetcherOptions options_;
 };

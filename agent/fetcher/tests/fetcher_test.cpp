@@ -101,6 +101,7 @@ TEST_F(FetcherTest, BadUrisAndOutputFilesAreRefused) {
   auto abs = uri(dir_ + "/data.txt");
   abs.set_output_file("/etc/evil");
   ASSERT_EQ(::symlink(dir_.c_str(), (sandbox_ + "/out").c_str()), 0);
+  ASSERT_EQ(::mkfifo((dir_ + "/fifo").c_str(), 0644), 0);
   auto viaLink = uri(dir_ + "/data.txt");
   viaLink.set_output_file("out/evil");
   struct Case {
@@ -114,6 +115,7 @@ TEST_F(FetcherTest, BadUrisAndOutputFilesAreRefused) {
       {uri("relative/x"), "not an absolute path"},
       {uri(dir_ + "/missing.txt"), dir_ + "/missing.txt"},
       {uri(dir_), "not a regular file"},
+      {uri(dir_ + "/fifo"), "not a regular file"},  // and no hang
       {uri(server_.url("/")), "set output_file"},
   };
   for (const auto& c : cases) {
@@ -406,6 +408,37 @@ TEST_F(FetcherTest, ROOT_DiskFullIsNamedAndLeavesNothing) {
     return "";
   });
   EXPECT_EQ(message, "");
+}
+
+}  // namespace
+}  // namespace nucleo::agent
+
+namespace nucleo::agent {
+namespace {
+
+TEST_F(FetcherTest, ROOT_LocalPathsAreReadAsTheTasksUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to another user";
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/secret", "root only", 0600));
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/public", "for all", 0644));
+  FetchUser nobody{65534, 65534, {}};
+  Fetcher fetcher(options_);
+  auto s = fetcher.fetch({uri(dir_ + "/secret")}, sandbox_, nobody);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("as uid 65534: Permission denied"), std::string::npos)
+      << s.error().message;
+  EXPECT_EQ(listDir(sandbox_), std::set<std::string>{});
+  ASSERT_TRUE(fetcher.fetch({uri(dir_ + "/public", true)}, sandbox_, nobody));
+  EXPECT_EQ(read("public"), "for all");
+  // The agent's own rights without a user (a task with no user).
+  ASSERT_TRUE(fetcher.fetch({uri(dir_ + "/secret")}, sandbox_));
+  EXPECT_EQ(read("secret"), "root only");
+  // Cached per user: root's cached copy of the secret is not nobody's.
+  ASSERT_TRUE(fetcher.fetch({uri(dir_ + "/secret", true)}, sandbox_));
+  std::string other = dir_ + "/other";
+  ASSERT_TRUE(fs::makeDirs(other));
+  EXPECT_FALSE(fetcher.fetch({uri(dir_ + "/secret", true)}, other, nobody));
+  EXPECT_EQ(listDir(other), std::set<std::string>{});
 }
 
 }  // namespace
