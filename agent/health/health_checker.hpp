@@ -71,6 +71,12 @@ using CommandRunner = std::function<Result<int>(const mesos::v1::CommandInfo&,
                                                 std::chrono::milliseconds timeout)>;
 Status probeCommand(const mesos::v1::CommandInfo& command, const CommandRunner& runner,
                     std::chrono::milliseconds timeout);
+// One probe of the kind `check` names (validated), with its timeout_seconds:
+// HTTP and TCP against `ip` (the task's address; "127.0.0.1" or "::1" when it
+// shares the host's network), COMMAND through `runner`.
+Status runProbe(const mesos::v1::HealthCheck& check, const std::string& ip,
+                const CommandRunner& runner);
+
 // A CommandRunner on the host (no container): /bin/sh -c value, or value with
 // `arguments` as argv; the agent's environment plus command.environment.
 // Returns the exit status (128+N for signal N); past `timeout` the process

@@ -252,6 +252,18 @@ Status probeCommand(const mesos::v1::CommandInfo& command, const CommandRunner& 
   return ok();
 }
 
+Status runProbe(const mesos::v1::HealthCheck& check, const std::string& ip,
+                const CommandRunner& runner) {
+  auto timeout = std::chrono::duration_cast<milliseconds>(
+      std::chrono::duration<double>(check.timeout_seconds()));
+  switch (check.type()) {
+    case mesos::v1::HealthCheck::HTTP: return probeHttp(ip, check.http(), timeout);
+    case mesos::v1::HealthCheck::TCP: return probeTcp(ip, check.tcp().port(), timeout);
+    case mesos::v1::HealthCheck::COMMAND: return probeCommand(check.command(), runner, timeout);
+    default: return Error{EINVAL, "health check without a type"};
+  }
+}
+
 Result<int> runHostCommand(const mesos::v1::CommandInfo& command, milliseconds timeout) {
   // Mesos: with shell, `value` runs under /bin/sh -c; without, `value` is
   // the program (looked up in PATH) and `arguments` its whole argv.

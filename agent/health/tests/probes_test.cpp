@@ -161,5 +161,25 @@ TEST(ProbeCommand, ExitStatusAndTimeout) {
   EXPECT_TRUE(contains(s, "command health check 'true': container gone")) << s.error().message;
 }
 
+TEST(RunProbe, DispatchesOnTheType) {
+  TestHttpServer server;
+  server.route("/ok", {200, "ok", {}, {}, false});
+  HealthCheck check;
+  check.set_timeout_seconds(2);
+  check.set_type(HealthCheck::HTTP);
+  *check.mutable_http() = httpInfo(server.port(), "/ok");
+  EXPECT_TRUE(runProbe(check, "127.0.0.1", runHostCommand));
+  EXPECT_EQ(server.hits("/ok"), 1);
+  check.set_type(HealthCheck::TCP);
+  check.mutable_tcp()->set_port(closedPort());
+  EXPECT_TRUE(contains(runProbe(check, "127.0.0.1", runHostCommand), "Connection refused"));
+  check.set_type(HealthCheck::COMMAND);
+  check.mutable_command()->set_value("sleep 2");
+  check.set_timeout_seconds(0.1);
+  EXPECT_TRUE(contains(runProbe(check, "127.0.0.1", runHostCommand), "timed out after 100 ms"));
+  check.clear_type();
+  EXPECT_FALSE(runProbe(check, "127.0.0.1", runHostCommand));
+}
+
 }  // namespace
 }  // namespace nucleo::agent
