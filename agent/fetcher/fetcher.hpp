@@ -1,11 +1,13 @@
 #pragma once
 // Mesos's fetcher: brings a task's CommandInfo.uris into its sandbox before
 // the task starts. http(s):// (Boost.Beast, OpenSSL), file:// and plain
-// absolute paths; archives (.tar, .tar.gz/.tgz, .tar.zst, .tar.xz, .zip) are
-// extracted with libarchive when `extract` is set; `executable` sets the mode
-// 0755 (else 0644); `output_file` names the result (a path inside the
-// sandbox: no "..", not absolute, no symlinked directory on the way);
-// `cache` keeps a copy in the per-agent cache, keyed by the URI. The archive
+// absolute paths; archives (.tar, .tar.gz/.tgz, .tar.bz2/.tbz2,
+// .tar.xz/.txz, .tar.zst/.tzst, .zip) are extracted with libarchive when
+// `extract` is set (default), and a plain .gz is gunzipped beside;
+// `executable` sets the mode 0755 (else 0644) and skips extraction;
+// `output_file` names the result (a path inside the sandbox: no "..", not
+// absolute, no symlinked directory on the way); `cache` keeps a copy in the
+// per-agent cache, keyed by the URI (and the user, when given). The archive
 // itself is kept beside what it held, as Mesos does. HTTP(S) goes through
 // the image store's Beast client (images/http_client.hpp): no Beast here.
 // "user:password@" in an http(s) URI is sent as Basic auth to that host only
