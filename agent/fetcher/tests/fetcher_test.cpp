@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <functional>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -235,6 +236,29 @@ TEST_F(FetcherTest, CredentialsGoAsBasicAuthAndStayOutOfErrors) {
   EXPECT_EQ(s.error().message.find("cret"), std::string::npos) << s.error().message;
   EXPECT_EQ(redactUri("https://bob@h/x"), "https://bob@h/x");
   EXPECT_EQ(redactUri("/local/path"), "/local/path");
+}
+
+TEST_F(FetcherTest, LargeDownloadAndCacheCopy) {
+  constexpr size_t SIZE = 32 << 20;
+  server_.route("/large.bin", {200, std::string(SIZE, 'L'), {}, {}, false});
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(fetch({uri(server_.url("/large.bin"), false)}));
+  auto plain = std::chrono::steady_clock::now() - start;
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(fetch({uri(server_.url("/large.bin"), true)}));
+  auto download = std::chrono::steady_clock::now() - start;
+  std::string other = dir_ + "/other";
+  ASSERT_TRUE(fs::makeDirs(other));
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(fetch({uri(server_.url("/large.bin"), true)}, other));
+  auto hit = std::chrono::steady_clock::now() - start;
+  struct stat st;
+  ASSERT_EQ(::stat((other + "/large.bin").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<size_t>(st.st_size), SIZE);
+  EXPECT_EQ(server_.hits("/large.bin"), 2);
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  std::printf("32 MiB: download %ld ms, into cache and sandbox %ld ms, cache hit copy %ld ms\n",
+              static_cast<long>(ms(plain)), static_cast<long>(ms(download)), static_cast<long>(ms(hit)));
 }
 
 TEST_F(FetcherTest, TarWithDotDotIsRefused) {
