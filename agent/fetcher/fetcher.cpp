@@ -115,6 +115,10 @@ Status timedOut(std::chrono::seconds timeout) {
   return Error{ETIMEDOUT, fmt::format("timed out after {}s", timeout.count())};
 }
 
+Status tooLarge(uint64_t limit) {
+  return Error{EFBIG, fmt::format("larger than the limit of {} bytes", limit)};
+}
+
 Status copyFd(int from, int to, Clock::time_point deadline, std::chrono::seconds timeout) {
   std::vector<char> buffer(1 << 17);
   for (;;) {
@@ -212,6 +216,8 @@ Status Fetcher::download(const std::string& location, bool http, int fd,
     struct stat st;
     if (::fstat(in.get(), &st) != 0) return Error::fromErrno(fmt::format("stat '{}'", location));
     if (!S_ISREG(st.st_mode)) return Error::make("'{}' is not a regular file", location);
+    if (options_.maxBytes > 0 && static_cast<uint64_t>(st.st_size) > options_.maxBytes)
+      return tooLarge(options_.maxBytes);
     return copyFd(in.get(), fd, deadline, options_.timeout);
   }
   // A fragment is the client's business, never sent.
@@ -233,8 +239,11 @@ Status Fetcher::download(const std::string& location, bool http, int fd,
     if (!credentials.empty() && url.host == origin.host && url.port == origin.port)
       request.headers.emplace_back("Authorization",
                                    "Basic " + images::base64Encode(percentDecode(credentials)));
+    uint64_t received = 0;
     auto sink = [&](const char* data, size_t size) -> Status {
       if (Clock::now() > deadline) return timedOut(options_.timeout);
+      received += size;
+      if (options_.maxBytes > 0 && received > options_.maxBytes) return tooLarge(options_.maxBytes);
       return writeAll(fd, data, size);
     };
     auto response = client->send(request, sink);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct FetcherOptions {
   // PEM bundle for https; empty: $SSL_CERT_FILE, else the system's store.
   // Certificates and host names are always verified.
   std::string caFile;
+  // Largest file one URI may bring (0: no limit); a bigger one is an error
+  // naming the size, and nothing is kept.
+  uint64_t maxBytes = 0;
 };
 
 // Whose permissions local paths are opened with (Mesos runs its fetcher as

@@ -169,6 +169,8 @@ TEST_F(FetcherTest, SlowAndBrokenServersLeaveNoPartialFile) {
   s = fetch({uri(server_.url("/cut"))});
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find(server_.url("/cut")), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("connection lost after 100000 bytes"), std::string::npos)
+      << s.error().message;
   EXPECT_EQ(listDir(sandbox_), std::set<std::string>{});
   // Nothing listens here any more: a connection error, named.
   int port;
@@ -259,6 +261,22 @@ TEST_F(FetcherTest, LargeDownloadAndCacheCopy) {
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   std::printf("32 MiB: download %ld ms, into cache and sandbox %ld ms, cache hit copy %ld ms\n",
               static_cast<long>(ms(plain)), static_cast<long>(ms(download)), static_cast<long>(ms(hit)));
+}
+
+TEST_F(FetcherTest, SizeLimitIsNamed) {
+  options_.maxBytes = 1000;
+  server_.route("/big", {200, std::string(5000, 'b'), {}, {}, false});
+  server_.route("/small", {200, std::string(1000, 's'), {}, {}, false});
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/big.local", std::string(1001, 'l')));
+  for (const auto& u : {server_.url("/big"), dir_ + "/big.local"}) {
+    auto s = fetch({uri(u)});
+    ASSERT_FALSE(s) << u;
+    EXPECT_NE(s.error().message.find("fetch '" + u + "': larger than the limit of 1000 bytes"),
+              std::string::npos)
+        << s.error().message;
+  }
+  EXPECT_EQ(listDir(sandbox_), std::set<std::string>{});
+  EXPECT_TRUE(fetch({uri(server_.url("/small"))}));
 }
 
 TEST_F(FetcherTest, TarWithDotDotIsRefused) {
