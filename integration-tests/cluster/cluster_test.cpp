@@ -1,0 +1,226 @@
+// End to end across the real binaries on loopback (issue 8): nucleo-master,
+// nucleo-agent running containers from the busybox image, frameworks written
+// with the SDK, nucleo-execute and nucleo cluster. Root: containers need
+// namespaces and cgroups.
+
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "base/fs.hpp"
+#include "integration-tests/cluster/cluster.hpp"
+#include "sdk/resources.hpp"
+
+namespace nucleo::e2e {
+namespace {
+
+using mesos::v1::TaskState;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: containers use namespaces and cgroups";
+    static bool unshared = false;
+    if (!unshared) {
+      // Containers' overlay mounts live and die with this test's own mount namespace.
+      ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+      ASSERT_EQ(::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+      unshared = true;
+    }
+  }
+
+  void startCluster(ClusterOptions options = {}) {
+    cluster_ = std::make_unique<Cluster>(std::move(options));
+    std::string failure = cluster_->start();
+    ASSERT_TRUE(failure.empty()) << failure;
+  }
+
+  bool updatesDrained() {
+    return Framework().waitUntil(
+        [&] {
+          return cluster_->agentMetrics().find("nucleo_agent_status_updates_pending 0") !=
+                 std::string::npos;
+        },
+        10s);
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(ClusterTest, ROOT_TasksAndAGroupFromAnImageReachTheirEnds) {
+  startCluster();
+  Framework framework;
+  RunningDriver driver(framework, frameworkOptions(cluster_->masterAddress(), "e2e"));
+  framework.queue({{commandTask("ok", "echo hi from $(hostname); exit 0"),
+                    commandTask("fails", "exit 3"),
+                    commandTask("sleeps", "sleep 600"),
+                    commandTask("hog", "head -c 200m /dev/zero | tail > /dev/null", 0.1, 32)},
+                   {}, {}});
+  mesos::v1::ExecutorInfo executor;
+  executor.set_type(mesos::v1::ExecutorInfo::DEFAULT);
+  executor.mutable_executor_id()->set_value("pod-executor");
+  *executor.add_resources() = sdk::scalar("cpus", 0.1);
+  *executor.add_resources() = sdk::scalar("mem", 32);
+  mesos::v1::TaskGroupInfo group;
+  *group.add_tasks() = commandTask("pod-a", "hostname > /dev/null; exit 0");
+  *group.add_tasks() = commandTask("pod-b", "exit 0");
+  framework.queue({{}, executor, group});
+
+  EXPECT_TRUE(framework.waitFor("ok", mesos::v1::TASK_FINISHED)) << cluster_->logs();
+  EXPECT_TRUE(framework.waitFor("fails", mesos::v1::TASK_FAILED)) << cluster_->logs();
+  auto failed = framework.last("fails");
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->message().find("3"), std::string::npos) << failed->message();
+  EXPECT_TRUE(framework.waitFor("hog", mesos::v1::TASK_FAILED)) << cluster_->logs();
+  auto hog = framework.last("hog");
+  ASSERT_TRUE(hog);
+  EXPECT_EQ(hog->reason(), mesos::v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY)
+      << hog->message();
+  EXPECT_TRUE(framework.waitFor("pod-a", mesos::v1::TASK_FINISHED)) << cluster_->logs();
+  EXPECT_TRUE(framework.waitFor("pod-b", mesos::v1::TASK_FINISHED)) << cluster_->logs();
+
+  ASSERT_TRUE(framework.waitFor("sleeps", mesos::v1::TASK_RUNNING)) << cluster_->logs();
+  mesos::v1::TaskID sleeps;
+  sleeps.set_value("sleeps");
+  driver.driver().kill(sleeps);
+  EXPECT_TRUE(framework.waitFor("sleeps", mesos::v1::TASK_KILLED)) << cluster_->logs();
+
+  // Every update carried a uuid and was acknowledged: none left on the agent.
+  EXPECT_TRUE(updatesDrained()) << cluster_->agentMetrics();
+  for (const auto& status : framework.updates("ok")) EXPECT_EQ(status.uuid().size(), 16u);
+}
+
+TEST_F(ClusterTest, ROOT_ExplicitAndImplicitReconciliation) {
+  startCluster();
+  Framework framework;
+  RunningDriver driver(framework, frameworkOptions(cluster_->masterAddress(), "reconcile"));
+  framework.queue({{commandTask("long", "sleep 600")}, {}, {}});
+  ASSERT_TRUE(framework.waitFor("long", mesos::v1::TASK_RUNNING)) << cluster_->logs();
+  auto reconciled = [&] {
+    for (const auto& status : framework.updates("long"))
+      if (status.reason() == mesos::v1::TaskStatus::REASON_RECONCILIATION &&
+          status.state() == mesos::v1::TASK_RUNNING)
+        return true;
+    return false;
+  };
+  mesos::v1::TaskStatus explicitTask;
+  explicitTask.mutable_task_id()->set_value("long");
+  driver.driver().reconcile({explicitTask});
+  EXPECT_TRUE(framework.waitUntil(reconciled, 10s)) << "explicit reconciliation gave no RUNNING";
+  size_t before = framework.updates("long").size();
+  driver.driver().reconcile();
+  EXPECT_TRUE(framework.waitUntil([&] { return framework.updates("long").size() > before; }, 10s))
+      << "implicit reconciliation gave nothing";
+  EXPECT_EQ(framework.last("long")->state(), mesos::v1::TASK_RUNNING);
+  EXPECT_FALSE(framework.last("long")->has_uuid()) << "reconciliation updates carry no uuid";
+}
+
+TEST_F(ClusterTest, ROOT_FrameworkFailoverKeepsTasksUntilTheTimeout) {
+  startCluster();
+  auto options = frameworkOptions(cluster_->masterAddress(), "failover", /*failover timeout*/ 4);
+  std::string id;
+  {
+    Framework first;
+    RunningDriver driver(first, options);
+    first.queue({{commandTask("kept", "sleep 600")}, {}, {}});
+    ASSERT_TRUE(first.waitFor("kept", mesos::v1::TASK_RUNNING)) << cluster_->logs();
+    id = first.frameworkId();
+  }  // the scheduler goes away without tearing its framework down
+  options.framework.mutable_id()->set_value(id);
+  {
+    Framework second;
+    RunningDriver driver(second, options);
+    ASSERT_TRUE(second.waitUntil([&] { return second.subscriptions() == 1; }, 10s));
+    EXPECT_EQ(second.frameworkId(), id) << "the new scheduler did not get its framework back";
+    mesos::v1::TaskStatus task;
+    task.mutable_task_id()->set_value("kept");
+    driver.driver().reconcile({task});
+    EXPECT_TRUE(second.waitFor("kept", mesos::v1::TASK_RUNNING, 10s))
+        << "the task did not survive the failover";
+  }
+  // Gone for longer than failover_timeout: the master removes the framework
+  // and the agent kills its tasks.
+  Framework().waitUntil(
+      [&] { return cluster_->agentMetrics().find("nucleo_agent_tasks{state=\"TASK_RUNNING\"} 1") ==
+                   std::string::npos; },
+      20s);
+  auto tasks = sdk::httpRequest(cluster_->masterAddress(), "POST", "/api/v1",
+                                {{"Content-Type", "application/json"}}, R"({"type":"GET_TASKS"})", 5s);
+  ASSERT_TRUE(tasks);
+  EXPECT_EQ(tasks->body.find("\"TASK_RUNNING\""), std::string::npos) << tasks->body;
+}
+
+TEST_F(ClusterTest, ROOT_MasterRestartLosesNoTask) {
+  startCluster();
+  Framework framework;
+  RunningDriver driver(framework, frameworkOptions(cluster_->masterAddress(), "restart", 60));
+  framework.queue({{commandTask("survivor", "sleep 6; exit 0")}, {}, {}});
+  ASSERT_TRUE(framework.waitFor("survivor", mesos::v1::TASK_RUNNING)) << cluster_->logs();
+  cluster_->killMaster(SIGKILL);
+  cluster_->startMaster();
+  EXPECT_TRUE(framework.waitUntil([&] { return framework.subscriptions() == 2; }, 20s))
+      << "the framework did not re-subscribe" << cluster_->logs();
+  EXPECT_TRUE(framework.waitFor("survivor", mesos::v1::TASK_FINISHED, 30s)) << cluster_->logs();
+}
+
+TEST_F(ClusterTest, ROOT_TwoFrameworksGetDrfShares) {
+  startCluster();
+  // Dominant shares: A's tasks take 1/4 of the cpus, B's 1/4 of the memory.
+  // DRF gives each framework three tasks; a first-come order would not.
+  Framework a, b;
+  a.declineRefuseSeconds = 0.2;
+  b.declineRefuseSeconds = 0.2;
+  for (int i = 0; i < 4; ++i) {
+    a.queue({{commandTask("a" + std::to_string(i), "sleep 600", 1, 128, false)}, {}, {}});
+    b.queue({{commandTask("b" + std::to_string(i), "sleep 600", 0.25, 1024, false)}, {}, {}});
+  }
+  RunningDriver driverA(a, frameworkOptions(cluster_->masterAddress(), "drf-a"));
+  RunningDriver driverB(b, frameworkOptions(cluster_->masterAddress(), "drf-b"));
+  auto running = [](Framework& f, char prefix) {
+    int count = 0;
+    for (int i = 0; i < 4; ++i)
+      if (f.waitFor(std::string(1, prefix) + std::to_string(i), mesos::v1::TASK_RUNNING, 0ms)) ++count;
+    return count;
+  };
+  a.waitUntil([&] { return running(a, 'a') + running(b, 'b') >= 6; }, 30s);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(running(a, 'a'), 3) << cluster_->logs();
+  EXPECT_EQ(running(b, 'b'), 3) << cluster_->logs();
+}
+
+TEST_F(ClusterTest, ROOT_NucleoExecuteStreamsOutputAndExitsWithTheTaskCode) {
+  startCluster();
+  std::string out = cluster_->dir() + "/execute.out";
+  Child execute({NUCLEO_EXECUTE_BIN, "--master", cluster_->masterAddress(), "--name", "hello",
+                 "--image", "busybox:latest", "--command", "echo out-line; echo err-line >&2; exit 4"},
+                out);
+  int status = execute.wait(60s);
+  ASSERT_NE(status, -1) << "nucleo-execute did not finish";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 4);
+  auto text = fs::readFile(out);
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("out-line"), std::string::npos) << *text;
+  EXPECT_NE(text->find("err-line"), std::string::npos) << *text;
+  EXPECT_NE(text->find("TASK_RUNNING"), std::string::npos) << *text;
+  EXPECT_NE(text->find("TASK_FAILED"), std::string::npos) << *text;
+
+  std::string listing = cluster_->dir() + "/cluster.out";
+  Child agents({NUCLEO_CLUSTER_BIN, "--master", cluster_->masterAddress(), "agents"}, listing);
+  EXPECT_EQ(agents.wait(10s), 0);
+  Child tasks({NUCLEO_CLUSTER_BIN, "--master", cluster_->masterAddress(), "tasks", "--all"}, listing);
+  EXPECT_EQ(tasks.wait(10s), 0);
+  auto printed = fs::readFile(listing);
+  ASSERT_TRUE(printed);
+  EXPECT_NE(printed->find("127.0.0.1"), std::string::npos) << *printed;
+  EXPECT_NE(printed->find("hello"), std::string::npos) << *printed;
+}
+
+}  // namespace
+}  // namespace nucleo::e2e
