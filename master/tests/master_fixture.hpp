@@ -42,7 +42,8 @@ using AgentStream = RecordingStream<nucleo::agent::Event>;
 
 class MasterTest : public ::testing::Test {
  protected:
-  MasterTest() : master(options(), clock) {}
+  explicit MasterTest(MasterOptions o = options(), Registry* registry = nullptr)
+      : master(std::move(o), clock, registry) {}
   static MasterOptions options() {
     MasterOptions o;
     o.offerTimeout = 30s;
@@ -66,7 +67,10 @@ class MasterTest : public ::testing::Test {
 
   // Subscribes a framework; returns its id.
   std::string subscribe(std::shared_ptr<FrameworkStream> stream) {
-    auto response = master.schedulerCall(subscribeCall(), {}, stream);
+    return subscribe(stream, subscribeCall());
+  }
+  std::string subscribe(std::shared_ptr<FrameworkStream> stream, const Call& subscribeCall) {
+    auto response = master.schedulerCall(subscribeCall, {}, stream);
     EXPECT_EQ(response.status, 200) << response.body;
     streamId = response.streamId;
     EXPECT_EQ(stream->events.at(0).type(), Event::SUBSCRIBED);
