@@ -3,4 +3,5 @@
 // for every user of nucleo_master_http): the other Beast files then compile
 // in far less time and memory.
 #include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>
