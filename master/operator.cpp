@@ -46,6 +46,12 @@ OperatorAnswer Master::operatorCall(const OperatorCall& call) {
       add("roles", fmt::format("{}", fmt::join(options_.roles, ",")));
       add("authenticate_http", options_.credentials.empty() ? "false" : "true");
       add("max_body_size", std::to_string(options_.maxBodyBytes));
+      add("agent_reregister_timeout", secs(options_.agentReregisterTimeout));
+      add("request_timeout", secs(options_.requestTimeout));
+      add("max_connections", std::to_string(options_.maxConnections));
+      add("max_event_queue", std::to_string(options_.maxQueuedEvents));
+      add("max_completed_tasks_per_framework", std::to_string(options_.maxCompletedTasksPerFramework));
+      add("tls", options_.tlsCert.empty() ? "false" : "true");
       break;
     }
     case OperatorCall::GET_METRICS: {
@@ -66,6 +72,7 @@ OperatorAnswer Master::operatorCall(const OperatorCall& call) {
       add("master/frameworks_connected", static_cast<double>(connected));
       add("master/frameworks_disconnected", static_cast<double>(frameworks_.size() - connected));
       add("master/tasks_known", static_cast<double>(tasks));
+      add("master/operator_event_stream_subscribers", static_cast<double>(subscribers_.size()));
       add("master/outstanding_offers", static_cast<double>(offers_.size()));
       add("master/messages_launch_tasks", static_cast<double>(counters_.tasksLaunched));
       add("allocator/allocation_runs", static_cast<double>(counters_.allocationCycles));
