@@ -150,7 +150,11 @@ TEST(MasterHttpLimits, SchedulerThatNeverReadsIsDisconnectedWithoutMemoryGrowth)
   EXPECT_EQ(refused, 403) << "the master kept a framework that does not read";
   EXPECT_GT(accepted, 0);
   long after = rssKiB();
+  std::printf("non-reading scheduler: %d calls accepted (%d UPDATEs) before 403; RSS %ld -> %ld KiB\n",
+              accepted, accepted * 200, before, after);
+#ifndef __SANITIZE_ADDRESS__  // ASan's quarantine keeps freed memory resident
   EXPECT_LT(after - before, 64 * 1024) << "RSS grew from " << before << " KiB to " << after;
+#endif
   EXPECT_EQ(request(port, http::verb::get, "/health", "", "").status, 200);
 }
 
