@@ -17,12 +17,6 @@ using mesos::v1::scheduler::Event;
 
 namespace {
 
-bool hasCapability(const mesos::v1::FrameworkInfo& info,
-                   mesos::v1::FrameworkInfo::Capability::Type type) {
-  return std::any_of(info.capabilities().begin(), info.capabilities().end(),
-                     [&](const auto& c) { return c.type() == type; });
-}
-
 Response error(int status, std::string message) { return Response{status, std::move(message), {}}; }
 
 }  // namespace
@@ -272,7 +266,6 @@ Response Master::subscribe(const Call& call, const CallContext& context,
   std::set<std::string> suppressed;
   if (auto invalid = validateSubscribe(call, context, &roles, &suppressed)) return *invalid;
   const auto& info = call.subscribe().framework_info();
-  bool multiRole = hasCapability(info, mesos::v1::FrameworkInfo::Capability::MULTI_ROLE);
   std::string id = info.id().value();
   std::string streamId = randomUuidString();
   if (!id.empty() && completedFrameworks_.count(id)) {
@@ -305,19 +298,16 @@ Response Master::subscribe(const Call& call, const CallContext& context,
     framework = &frameworks_[id];
     framework->id = id;
     framework->roles = roles;
-    framework->info = info;
+    framework->info = info;  // a new framework's user and checkpoint count
     if (auto s = allocator_.addFramework(id, roles); !s) return error(500, s.error().message);
   }
-  framework->info.mutable_id()->set_value(id);
   mesos::v1::FrameworkInfo updated = info;
   updated.mutable_id()->set_value(id);
-  framework->multiRole = multiRole;
   framework->stream = std::move(stream);
   framework->streamId = streamId;
   framework->failoverDeadline.reset();
   framework->lastHeartbeat = clock_.now();
   streamOwners_[framework->stream.get()] = "f:" + id;
-  if (added) framework->info = updated;  // the checkpoint and user of a new one count
   applyFrameworkInfo(*framework, updated, roles, suppressed);
   publishFramework(*framework, added);
 
