@@ -192,6 +192,8 @@ class Master {
   void fillFramework(const Framework& framework,
                      mesos::v1::master::Response::GetFrameworks::Framework* out) const;
   void fillState(mesos::v1::master::Response::GetState* out) const;
+  void fillFlags(mesos::v1::master::Response::GetFlags* out) const;
+  void fillMetrics(mesos::v1::master::Response::GetMetrics* out) const;
   OperatorAnswer agentMaintenance(const mesos::v1::master::Call& call);
   void markGone(Agent& agent);
   void forgetAgent(const std::string& id);  // gone for good

@@ -24,61 +24,14 @@ OperatorAnswer Master::operatorCall(const OperatorCall& call) {
       r.set_type(OperatorResponse::GET_VERSION);
       r.mutable_get_version()->mutable_version_info()->set_version(options_.version);
       break;
-    case OperatorCall::GET_FLAGS: {
+    case OperatorCall::GET_FLAGS:
       r.set_type(OperatorResponse::GET_FLAGS);
-      auto add = [&](const char* name, const std::string& value) {
-        auto* flag = r.mutable_get_flags()->add_flags();
-        flag->set_name(name);
-        flag->set_value(value);
-      };
-      auto secs = [](Clock::Duration d) {
-        return fmt::format("{}secs", std::chrono::duration<double>(d).count());
-      };
-      add("ip", options_.ip);
-      add("port", std::to_string(options_.port));
-      add("hostname", options_.hostname);
-      add("work_dir", options_.workDir);
-      add("offer_timeout", options_.offerTimeout ? secs(*options_.offerTimeout) : "");
-      add("agent_ping_timeout", secs(options_.agentPingTimeout));
-      add("max_agent_ping_timeouts", std::to_string(options_.maxAgentPingTimeouts));
-      add("heartbeat_interval", secs(options_.heartbeatInterval));
-      add("allocation_interval", secs(options_.allocationInterval));
-      add("roles", fmt::format("{}", fmt::join(options_.roles, ",")));
-      add("authenticate_http", options_.credentials.empty() ? "false" : "true");
-      add("max_body_size", std::to_string(options_.maxBodyBytes));
-      add("agent_reregister_timeout", secs(options_.agentReregisterTimeout));
-      add("request_timeout", secs(options_.requestTimeout));
-      add("max_connections", std::to_string(options_.maxConnections));
-      add("max_event_queue", std::to_string(options_.maxQueuedEvents));
-      add("max_completed_tasks_per_framework", std::to_string(options_.maxCompletedTasksPerFramework));
-      add("tls", options_.tlsCert.empty() ? "false" : "true");
+      fillFlags(r.mutable_get_flags());
       break;
-    }
-    case OperatorCall::GET_METRICS: {
+    case OperatorCall::GET_METRICS:
       r.set_type(OperatorResponse::GET_METRICS);
-      auto add = [&](const char* name, double value) {
-        auto* metric = r.mutable_get_metrics()->add_metrics();
-        metric->set_name(name);
-        metric->set_value(value);
-      };
-      size_t reachable = 0, connected = 0, tasks = 0;
-      for (const auto& [id, agent] : agents_) reachable += agent.reachable ? 1 : 0;
-      for (const auto& [id, framework] : frameworks_) {
-        connected += framework.stream ? 1 : 0;
-        tasks += framework.tasks.size();
-      }
-      add("master/slaves_active", static_cast<double>(reachable));
-      add("master/slaves_unreachable", static_cast<double>(agents_.size() - reachable));
-      add("master/frameworks_connected", static_cast<double>(connected));
-      add("master/frameworks_disconnected", static_cast<double>(frameworks_.size() - connected));
-      add("master/tasks_known", static_cast<double>(tasks));
-      add("master/operator_event_stream_subscribers", static_cast<double>(subscribers_.size()));
-      add("master/outstanding_offers", static_cast<double>(offers_.size()));
-      add("master/messages_launch_tasks", static_cast<double>(counters_.tasksLaunched));
-      add("allocator/allocation_runs", static_cast<double>(counters_.allocationCycles));
-      add("allocator/allocation_run_ms", counters_.lastAllocationSeconds * 1e3);
+      fillMetrics(r.mutable_get_metrics());
       break;
-    }
     case OperatorCall::GET_MASTER:
       r.set_type(OperatorResponse::GET_MASTER);
       *r.mutable_get_master()->mutable_master_info() = masterInfo();
@@ -142,6 +95,59 @@ OperatorAnswer Master::operatorCall(const OperatorCall& call) {
                                              OperatorCall::Type_Name(call.type())), {}};
   }
   return answer;
+}
+
+void Master::fillFlags(OperatorResponse::GetFlags* out) const {
+  auto add = [&](const char* name, const std::string& value) {
+    auto* flag = out->add_flags();
+    flag->set_name(name);
+    flag->set_value(value);
+  };
+  auto secs = [](Clock::Duration d) {
+    return fmt::format("{}secs", std::chrono::duration<double>(d).count());
+  };
+  add("ip", options_.ip);
+  add("port", std::to_string(options_.port));
+  add("hostname", options_.hostname);
+  add("work_dir", options_.workDir);
+  add("offer_timeout", options_.offerTimeout ? secs(*options_.offerTimeout) : "");
+  add("agent_ping_timeout", secs(options_.agentPingTimeout));
+  add("max_agent_ping_timeouts", std::to_string(options_.maxAgentPingTimeouts));
+  add("heartbeat_interval", secs(options_.heartbeatInterval));
+  add("allocation_interval", secs(options_.allocationInterval));
+  add("roles", fmt::format("{}", fmt::join(options_.roles, ",")));
+  add("authenticate_http", options_.credentials.empty() ? "false" : "true");
+  add("max_body_size", std::to_string(options_.maxBodyBytes));
+  add("agent_reregister_timeout", secs(options_.agentReregisterTimeout));
+  add("request_timeout", secs(options_.requestTimeout));
+  add("max_connections", std::to_string(options_.maxConnections));
+  add("max_event_queue", std::to_string(options_.maxQueuedEvents));
+  add("max_completed_tasks_per_framework", std::to_string(options_.maxCompletedTasksPerFramework));
+  add("tls", options_.tlsCert.empty() ? "false" : "true");
+}
+
+void Master::fillMetrics(OperatorResponse::GetMetrics* out) const {
+  auto add = [&](const char* name, double value) {
+    auto* metric = out->add_metrics();
+    metric->set_name(name);
+    metric->set_value(value);
+  };
+  size_t reachable = 0, connected = 0, tasks = 0;
+  for (const auto& [id, agent] : agents_) reachable += agent.reachable ? 1 : 0;
+  for (const auto& [id, framework] : frameworks_) {
+    connected += framework.stream ? 1 : 0;
+    tasks += framework.tasks.size();
+  }
+  add("master/slaves_active", static_cast<double>(reachable));
+  add("master/slaves_unreachable", static_cast<double>(agents_.size() - reachable));
+  add("master/frameworks_connected", static_cast<double>(connected));
+  add("master/frameworks_disconnected", static_cast<double>(frameworks_.size() - connected));
+  add("master/tasks_known", static_cast<double>(tasks));
+  add("master/operator_event_stream_subscribers", static_cast<double>(subscribers_.size()));
+  add("master/outstanding_offers", static_cast<double>(offers_.size()));
+  add("master/messages_launch_tasks", static_cast<double>(counters_.tasksLaunched));
+  add("allocator/allocation_runs", static_cast<double>(counters_.allocationCycles));
+  add("allocator/allocation_run_ms", counters_.lastAllocationSeconds * 1e3);
 }
 
 OperatorAnswer Master::agentMaintenance(const OperatorCall& call) {
