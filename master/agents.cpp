@@ -108,7 +108,7 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
     if (durable)
       agent.stream->send(e);
     else
-      pendingRegistered_.emplace_back(id, e);
+      pendingRegistered_.push_back({id, agent.stream, e});
   };
   deliver(event);
   for (const auto& [frameworkId, roles] : used) {

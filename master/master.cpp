@@ -109,11 +109,13 @@ void Master::persist() {
 }
 
 void Master::releaseRegistered() {
-  for (auto& [agentId, event] : std::exchange(pendingRegistered_, {})) {
-    auto it = agents_.find(agentId);
-    if (it == agents_.end() || !it->second.stream) continue;
-    it->second.stream->send(event);
-    if (drains_.count(agentId)) killTasksForDrain(agentId);
+  for (auto& pending : std::exchange(pendingRegistered_, {})) {
+    auto stream = pending.stream.lock();
+    auto it = agents_.find(pending.agentId);
+    if (!stream || it == agents_.end() || it->second.stream != stream) continue;
+    stream->send(pending.event);
+    if (pending.event.type() == nucleo::agent::Event::REGISTERED && drains_.count(pending.agentId))
+      killTasksForDrain(pending.agentId);
   }
 }
 

@@ -262,8 +262,13 @@ class Master {
   // Recovered agents that did not re-register in time, and agents this
   // master saw go unreachable are in agents_ with reachable = false.
   std::map<std::string, mesos::v1::AgentInfo> unreachableAgents_;
-  // agent id -> REGISTERED, held until the admission is durable
-  std::vector<std::pair<std::string, nucleo::agent::Event>> pendingRegistered_;
+  // Events for an agent's stream held until its admission is durable.
+  struct PendingAgentEvent {
+    std::string agentId;
+    std::weak_ptr<EventStream> stream;  // a later registration's stream gets none
+    nucleo::agent::Event event;
+  };
+  std::vector<PendingAgentEvent> pendingRegistered_;
   std::map<std::string, mesos::v1::master::DrainInfo> drains_;
   std::map<std::string, double> weights_;
   std::vector<std::shared_ptr<EventStream>> subscribers_;  // operator SUBSCRIBE
