@@ -1,5 +1,8 @@
 // Operator maintenance and roles: DRAIN_AGENT, UPDATE_WEIGHTS, GET_ROLES.
 
+#include <algorithm>
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "base/logging.hpp"

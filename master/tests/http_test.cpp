@@ -342,5 +342,43 @@ TEST_F(MasterHttpTest, OperatorSubscribeStreamsEventsOnePerChunk) {
   EXPECT_FALSE(pb.chunkMismatch);
 }
 
+TEST_F(MasterHttpTest, UpdateFrameworkAndDrainAgentInJson) {
+  std::string agentId;
+  auto agent = registerAgent(&agentId);
+  StreamClient framework(port, "/api/v1/scheduler", subscribeJson(), kJson);
+  ASSERT_EQ(framework.status, 200);
+  auto subscribed = framework.nextEvent<Event>();
+  ASSERT_TRUE(subscribed);
+  std::string frameworkId = subscribed->subscribed().framework_id().value();
+  std::string update = R"({"type":"UPDATE_FRAMEWORK","framework_id":{"value":")" + frameworkId +
+                       R"("},"update_framework":{"framework_info":{"id":{"value":")" + frameworkId +
+                       R"("},"user":"tester","name":"renamed","failover_timeout":100,
+                       "capabilities":[{"type":"MULTI_ROLE"}],"roles":["web"]}}})";
+  auto reply = schedulerCall(framework.streamId, update);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto offers = framework.waitFor<Event>(Event::OFFERS);
+  ASSERT_TRUE(offers);
+  EXPECT_EQ(offers->offers().offers(0).allocation_info().role(), "web");
+  reply = post(port, "/api/v1", R"({"type":"GET_FRAMEWORKS"})");
+  EXPECT_NE(reply.body.find("\"renamed\""), std::string::npos) << reply.body;
+
+  reply = post(port, "/api/v1", R"({"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":")" +
+                                    agentId + R"("},"max_grace_period":{"nanoseconds":1000000000}}})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_TRUE(framework.waitFor<Event>(Event::RESCIND));
+  // No tasks: DRAINED at the master's next tick.
+  for (int i = 0; i < 40; ++i) {
+    reply = post(port, "/api/v1", R"({"type":"GET_AGENTS"})");
+    if (reply.body.find("\"DRAINED\"") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(reply.body.find("\"drain_info\""), std::string::npos) << reply.body;
+  EXPECT_NE(reply.body.find("\"DRAINED\""), std::string::npos) << reply.body;
+  reply = post(port, "/api/v1", R"({"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"web","weight":2}]}})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  reply = post(port, "/api/v1", R"({"type":"GET_WEIGHTS"})");
+  EXPECT_NE(reply.body.find("\"web\""), std::string::npos) << reply.body;
+}
+
 }  // namespace
 }  // namespace nucleo::master
