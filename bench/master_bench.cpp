@@ -180,6 +180,10 @@ struct Run {
   bool finished = false;
 };
 
+// With a work dir the master keeps its registry there: agents then wait for
+// the registry write that admits them before they are told REGISTERED.
+std::string gWorkDir;
+
 pid_t startMaster(const std::string& binary, uint16_t* port) {
   int out[2];
   if (pipe(out) != 0) return -1;
@@ -189,8 +193,12 @@ pid_t startMaster(const std::string& binary, uint16_t* port) {
     close(out[0]);
     int devnull = open("/dev/null", O_WRONLY);  // the master logs every agent at info
     if (devnull >= 0) dup2(devnull, 2);
-    execl(binary.c_str(), binary.c_str(), "--port", "0", "--agent_ping_timeout", "10mins",
-          "--heartbeat_interval", "5s", static_cast<char*>(nullptr));
+    if (gWorkDir.empty())
+      execl(binary.c_str(), binary.c_str(), "--port", "0", "--agent_ping_timeout", "10mins",
+            "--heartbeat_interval", "5s", static_cast<char*>(nullptr));
+    else
+      execl(binary.c_str(), binary.c_str(), "--port", "0", "--agent_ping_timeout", "10mins",
+            "--heartbeat_interval", "5s", "--work_dir", gWorkDir.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);
@@ -232,6 +240,7 @@ double metric(uint16_t port, const std::string& name) {
 }
 
 void httpRow(const std::string& binary, int agents, int frameworks, double timeoutSeconds) {
+  if (!gWorkDir.empty()) std::remove((gWorkDir + "/registry.pb").c_str());  // a fresh registry
   uint16_t port = 0;
   pid_t pid = startMaster(binary, &port);
   if (pid <= 0 || port == 0) {
@@ -361,6 +370,8 @@ int main(int argc, char** argv) {
   app.add_option("--master", master, "nucleo-master binary (skips the http part when empty)");
   app.add_flag("--quick", quick, "Small rows only (1,000 agents)");
   app.add_option("--timeout", timeout, "Seconds per http row")->capture_default_str();
+  app.add_option("--work-dir", gWorkDir,
+                 "Registry directory for the master (emptied before each row)");
   CLI11_PARSE(app, argc, argv);
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) {

@@ -303,11 +303,15 @@ void Master::startTask(Framework& framework, LaunchBudget& budget,
   if (info.has_container()) *t.mutable_container() = info.container();
   t.set_user(info.command().has_user() ? info.command().user() : framework.info.user());
   ++counters_.tasksLaunched;
+  publishTaskAdded(t);
 }
 
-void Master::sendTaskStatus(Framework& framework, const mesos::v1::TaskID& taskId,
-                            mesos::v1::TaskState state, mesos::v1::TaskStatus::Reason reason,
-                            const std::string& message, const std::string& agentId) {
+mesos::v1::TaskStatus Master::sendTaskStatus(Framework& framework,
+                                             const mesos::v1::TaskID& taskId,
+                                             mesos::v1::TaskState state,
+                                             mesos::v1::TaskStatus::Reason reason,
+                                             const std::string& message,
+                                             const std::string& agentId) {
   Event event;
   event.set_type(Event::UPDATE);
   auto* status = event.mutable_update()->mutable_status();
@@ -319,6 +323,7 @@ void Master::sendTaskStatus(Framework& framework, const mesos::v1::TaskID& taskI
   status->set_timestamp(wallSeconds());
   if (!agentId.empty()) status->mutable_agent_id()->set_value(agentId);
   sendEvent(framework, event);
+  return event.update().status();
 }
 
 }  // namespace nucleo::master

@@ -68,8 +68,15 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
     id = fmt::format("{}-S{}", id_, nextAgent_++);
   }
 
+  // A new or returning unreachable agent is told REGISTERED only once the
+  // registry that admits it is stored (at the next tick, batched with the
+  // others); an agent the registry already holds as admitted is told at once.
+  auto known = agents_.find(id);
+  bool durable = !registry_ || recoveredAgents_.count(id) ||
+                 (known != agents_.end() && known->second.reachable);
   auto used = reconcileAgentTasks(id, call.register_());
   recoveredAgents_.erase(id);
+  unreachableAgents_.erase(id);
   registryDirty_ = true;
   Agent& agent = agents_[id];
   if (agent.stream) {
@@ -97,14 +104,22 @@ Response Master::registerAgent(const AgentCall& call, const CallContext& context
   event.mutable_registered()->set_heartbeat_interval_seconds(
       std::chrono::duration<double>(options_.heartbeatInterval).count());
   *event.mutable_registered()->mutable_master_info() = masterInfo();
-  agent.stream->send(event);
+  auto deliver = [&](const nucleo::agent::Event& e) {
+    if (durable)
+      agent.stream->send(e);
+    else
+      pendingRegistered_.push_back({id, agent.stream, e});
+  };
+  deliver(event);
   for (const auto& [frameworkId, roles] : used) {
     if (!completedFrameworks_.count(frameworkId)) continue;
     nucleo::agent::Event shutdown;
     shutdown.set_type(nucleo::agent::Event::SHUTDOWN_FRAMEWORK);
     shutdown.mutable_shutdown_framework()->mutable_framework_id()->set_value(frameworkId);
-    agent.stream->send(shutdown);
+    deliver(shutdown);
   }
+  if (durable && drains_.count(id)) killTasksForDrain(id);
+  publishAgentAdded(agent);
   allocationDue_ = true;
   logging::get("master")->info("agent registered agent_id={} hostname={} resources={}", id,
                                info.hostname(), total->toString());
@@ -128,16 +143,20 @@ std::map<std::string, std::map<std::string, Resources>> Master::reconcileAgentTa
     if (!framework) continue;
     auto& known = framework->tasks[task.task_id().value()];
     bool changed = known.task.state() != task.state() || !known.task.has_state();
-    if (!known.task.has_task_id()) {
+    bool added = !known.task.has_task_id();
+    if (added) {
       known.task = task;
       known.role = role;
       known.resources = used[frameworkId][role];
+      publishTaskAdded(known.task);
     }
     known.task.set_state(task.state());
-    if (changed)
-      sendTaskStatus(*framework, task.task_id(), task.state(),
-                     mesos::v1::TaskStatus::REASON_AGENT_REREGISTERED,
-                     "Agent re-registered", id);
+    if (changed) {
+      auto status = sendTaskStatus(*framework, task.task_id(), task.state(),
+                                   mesos::v1::TaskStatus::REASON_AGENT_REREGISTERED,
+                                   "Agent re-registered", id);
+      publishTaskUpdated(frameworkId, status, task.state());
+    }
   }
   for (auto& [frameworkId, framework] : frameworks_) {
     std::vector<std::string> gone;
@@ -145,10 +164,13 @@ std::map<std::string, std::map<std::string, Resources>> Master::reconcileAgentTa
       if (task.task.agent_id().value() == id && !reported.count({frameworkId, taskId})) gone.push_back(taskId);
     for (const auto& taskId : gone) {
       auto state = framework.partitionAware ? mesos::v1::TASK_GONE : mesos::v1::TASK_LOST;
-      sendTaskStatus(framework, framework.tasks[taskId].task.task_id(), state,
-                     mesos::v1::TaskStatus::REASON_AGENT_RESTARTED,
-                     "Task is not on the re-registered agent", id);
-      framework.tasks.erase(taskId);
+      auto it = framework.tasks.find(taskId);
+      auto status = sendTaskStatus(framework, it->second.task.task_id(), state,
+                                   mesos::v1::TaskStatus::REASON_AGENT_RESTARTED,
+                                   "Task is not on the re-registered agent", id);
+      it->second.task.set_state(state);
+      publishTaskUpdated(frameworkId, status, state);
+      completeTask(framework, it);
     }
   }
 
@@ -160,14 +182,17 @@ void Master::statusUpdate(const AgentCall::StatusUpdate& update) {
   Framework* framework = findFramework(update.framework_id().value());
   if (!framework) return;
   auto it = framework->tasks.find(status.task_id().value());
-  if (it != framework->tasks.end()) updateTaskState(*framework, it->second, status);
+  if (it != framework->tasks.end()) {
+    updateTaskState(*framework, it->second, status);
+    publishTaskUpdated(framework->id, status, it->second.task.state());
+  }
   Event event;
   event.set_type(Event::UPDATE);
   *event.mutable_update()->mutable_status() = status;
   sendEvent(*framework, event);  // unacknowledged updates are retried by the agent
   it = framework->tasks.find(status.task_id().value());
   if (it != framework->tasks.end() && isTerminal(status.state()) && !status.has_uuid())
-    framework->tasks.erase(it);  // nothing will acknowledge it
+    completeTask(*framework, it);  // nothing will acknowledge it
 }
 
 void Master::updateTaskState(Framework& framework, Task& task, const mesos::v1::TaskStatus& status) {
@@ -194,19 +219,32 @@ void Master::markUnreachable(Agent& agent) {
   }
   rescindOffers([&](const OfferRecord& r) { return r.allocation.agentId == agent.id; }, true);
   allocator_.removeAgent(agent.id);  // frees what ran there
+  publishAgentRemoved(agent.id);
   for (auto& [frameworkId, framework] : frameworks_) {
     std::vector<std::string> lost;
     for (auto& [taskId, task] : framework.tasks) {
       if (task.task.agent_id().value() != agent.id || isTerminal(task.task.state())) continue;
       auto state = framework.partitionAware ? mesos::v1::TASK_UNREACHABLE : mesos::v1::TASK_LOST;
       task.task.set_state(state);
-      sendTaskStatus(framework, task.task.task_id(), state,
-                     mesos::v1::TaskStatus::REASON_AGENT_REMOVED, "Agent is unreachable",
-                     agent.id);
+      auto status = sendTaskStatus(framework, task.task.task_id(), state,
+                                   mesos::v1::TaskStatus::REASON_AGENT_REMOVED,
+                                   "Agent is unreachable", agent.id);
+      publishTaskUpdated(frameworkId, status, state);
       if (isTerminal(state)) lost.push_back(taskId);
     }
-    for (const auto& taskId : lost) framework.tasks.erase(taskId);
+    for (const auto& taskId : lost) completeTask(framework, framework.tasks.find(taskId));
   }
+}
+
+void Master::expireRecoveredAgents() {
+  if (recoveredAgents_.empty() || clock_.now() - recoveredAt_ < options_.agentReregisterTimeout)
+    return;
+  for (auto& [id, info] : recoveredAgents_) {
+    logging::get("master")->warn("recovered agent did not re-register agent_id={}", id);
+    unreachableAgents_[id] = std::move(info);
+  }
+  recoveredAgents_.clear();
+  registryDirty_ = true;
 }
 
 void Master::forwardToAgent(const std::string& agentId, const nucleo::agent::Event& event) {

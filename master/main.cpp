@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   CLI::App app{"nucleo-master: the cluster master (Mesos v1 scheduler API)"};
   MasterOptions options;
   std::string offerTimeout, pingTimeout = "15s", heartbeat = "5s", allocationInterval = "1s";
-  std::string roles, weights, credentials, tlsCert, tlsKey;
+  std::string reregisterTimeout = "10mins", requestTimeout = "30s";
+  std::string roles, weights, credentials;
   int port = options.port;
   bool verbose = false;
   app.add_option(names("ip"), options.ip, "Address to listen on")->capture_default_str();
@@ -51,8 +52,16 @@ int main(int argc, char** argv) {
   app.add_option(names("roles"), roles, "Comma-separated roles frameworks may use (any when unset)");
   app.add_option(names("weights"), weights, "Role weights: role=weight,...");
   app.add_option(names("credentials"), credentials, "JSON file of principal/secret pairs: require HTTP Basic auth");
-  app.add_option(names("tls-cert"), tlsCert, "TLS certificate (not supported yet)");
-  app.add_option(names("tls-key"), tlsKey, "TLS private key (not supported yet)");
+  app.add_option(names("agent-reregister-timeout"), reregisterTimeout,
+                 "Recovered agents not back by then are unreachable")->capture_default_str();
+  app.add_option(names("tls-cert"), options.tlsCert, "PEM certificate chain: the port speaks TLS only");
+  app.add_option(names("tls-key"), options.tlsKey, "PEM private key of --tls-cert");
+  app.add_option(names("request-timeout"), requestTimeout,
+                 "Time to send a request, or for a stream reader to take a record")->capture_default_str();
+  app.add_option(names("max-event-queue"), options.maxQueuedEvents,
+                 "Records queued for a stream reader before it is disconnected")->capture_default_str();
+  app.add_option(names("max-completed-tasks-per-framework"), options.maxCompletedTasksPerFramework,
+                 "Finished, acknowledged tasks kept per framework")->capture_default_str();
   app.add_option(names("max-body-size"), options.maxBodyBytes, "Largest request body in bytes")->capture_default_str();
   app.add_option(names("max-connections"), options.maxConnections, "Most open HTTP connections")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "Log at debug level");
@@ -77,8 +86,12 @@ int main(int argc, char** argv) {
   }
   if (!duration("agent-ping-timeout", pingTimeout, &options.agentPingTimeout) ||
       !duration("heartbeat-interval", heartbeat, &options.heartbeatInterval) ||
-      !duration("allocation-interval", allocationInterval, &options.allocationInterval))
+      !duration("allocation-interval", allocationInterval, &options.allocationInterval) ||
+      !duration("agent-reregister-timeout", reregisterTimeout, &options.agentReregisterTimeout) ||
+      !duration("request-timeout", requestTimeout, &options.requestTimeout))
     return 1;
+  if (options.requestTimeout <= nucleo::master::Clock::Duration::zero())
+    return fail("--request-timeout must be positive");
   if (options.heartbeatInterval <= nucleo::master::Clock::Duration::zero())
     return fail("--heartbeat-interval must be positive");
   if (!roles.empty()) options.roles = nucleo::strings::split(roles, ',', true);
@@ -92,8 +105,6 @@ int main(int argc, char** argv) {
     if (!parsed) return fail(parsed.error().message);
     options.credentials = *parsed;
   }
-  if (!tlsCert.empty() || !tlsKey.empty())
-    return fail("--tls-cert/--tls-key: TLS is not supported yet; put a TLS proxy in front");
 
   // Every agent and framework holds a connection: use the whole fd allowance.
   rlimit files{};

@@ -17,12 +17,6 @@ using mesos::v1::scheduler::Event;
 
 namespace {
 
-bool hasCapability(const mesos::v1::FrameworkInfo& info,
-                   mesos::v1::FrameworkInfo::Capability::Type type) {
-  return std::any_of(info.capabilities().begin(), info.capabilities().end(),
-                     [&](const auto& c) { return c.type() == type; });
-}
-
 Response error(int status, std::string message) { return Response{status, std::move(message), {}}; }
 
 }  // namespace
@@ -36,22 +30,37 @@ Master::Master(MasterOptions options, const Clock& clock, Registry* registry)
       lastAllocation_(clock.now()),
       registry_(registry) {
   if (options_.hostname.empty()) options_.hostname = options_.ip;
-  for (const auto& [role, weight] : options_.weights) allocator_.setWeight(role, weight);
+  weights_ = options_.weights;
+  for (const auto& [role, weight] : weights_) allocator_.setWeight(role, weight);
 }
 
 Status Master::recover() {
   if (!registry_) return {};
   TRY_ASSIGN(auto registry, registry_->load());
+  auto now = clock_.now();
+  recoveredAt_ = now;
   for (const auto& agent : registry.agents()) {
     const std::string& id = agent.info().id().value();
     if (agent.gone()) {
       goneAgents_.insert(id);
       continue;
     }
-    recoveredAgents_[id] = agent.info();
+    if (agent.unreachable())
+      unreachableAgents_[id] = agent.info();
+    else
+      recoveredAgents_[id] = agent.info();
     if (agent.deactivated()) deactivatedAgents_.insert(id);
+    if (agent.has_drain()) drains_[id] = agent.drain();
   }
-  auto now = clock_.now();
+  if (!registry.weights().empty()) {
+    // Weights set by operators override --weights, as in Mesos.
+    for (const auto& [role, weight] : weights_) allocator_.setWeight(role, 1.0);
+    weights_.clear();
+    for (const auto& w : registry.weights()) {
+      weights_[w.role()] = w.weight();
+      allocator_.setWeight(w.role(), w.weight());
+    }
+  }
   for (const auto& framework : registry.frameworks())
     recoveredFrameworks_[framework.info().id().value()] = {
         framework.info(), now + seconds(framework.info().failover_timeout())};
@@ -65,18 +74,22 @@ Status Master::recover() {
 
 void Master::persist() {
   registryDirty_ = false;
-  if (!registry_) return;
+  if (!registry_) return releaseRegistered();
   nucleo::registry::Registry registry;
-  for (const auto& [id, agent] : agents_) {
-    auto* a = registry.add_agents();
-    *a->mutable_info() = agent.info;
-    a->set_unreachable(!agent.reachable);
-    a->set_deactivated(deactivatedAgents_.count(id) != 0);
-  }
-  for (const auto& [id, info] : recoveredAgents_) {
+  auto addAgent = [&](const std::string& id, const mesos::v1::AgentInfo& info, bool unreachable) {
     auto* a = registry.add_agents();
     *a->mutable_info() = info;
+    a->set_unreachable(unreachable);
     a->set_deactivated(deactivatedAgents_.count(id) != 0);
+    if (auto drain = drains_.find(id); drain != drains_.end()) *a->mutable_drain() = drain->second;
+  };
+  for (const auto& [id, agent] : agents_) addAgent(id, agent.info, !agent.reachable);
+  for (const auto& [id, info] : recoveredAgents_) addAgent(id, info, false);
+  for (const auto& [id, info] : unreachableAgents_) addAgent(id, info, true);
+  for (const auto& [role, weight] : weights_) {
+    auto* w = registry.add_weights();
+    w->set_role(role);
+    w->set_weight(weight);
   }
   for (const auto& id : goneAgents_) {
     auto* a = registry.add_agents();
@@ -90,6 +103,19 @@ void Master::persist() {
   if (auto s = registry_->store(registry); !s) {
     registryDirty_ = true;  // retried at the next tick
     logging::get("master")->error("{}", s.error().message);
+    return;
+  }
+  releaseRegistered();
+}
+
+void Master::releaseRegistered() {
+  for (auto& pending : std::exchange(pendingRegistered_, {})) {
+    auto stream = pending.stream.lock();
+    auto it = agents_.find(pending.agentId);
+    if (!stream || it == agents_.end() || it->second.stream != stream) continue;
+    stream->send(pending.event);
+    if (pending.event.type() == nucleo::agent::Event::REGISTERED && drains_.count(pending.agentId))
+      killTasksForDrain(pending.agentId);
   }
 }
 
@@ -143,6 +169,10 @@ std::optional<Response> Master::validateCall(const Call& call) const {
       if (auto e = expect(call.message().has_executor_id(), "message.executor_id")) return e;
       return expect(call.message().has_data(), "message.data");
     case Call::REQUEST: return expect(call.has_request(), "request");
+    case Call::UPDATE_FRAMEWORK:
+      if (auto e = expect(call.has_update_framework(), "update_framework")) return e;
+      return expect(call.update_framework().has_framework_info(),
+                    "update_framework.framework_info");
     default: return std::nullopt;
   }
 }
@@ -183,6 +213,7 @@ Response Master::schedulerCall(const Call& call, const CallContext& context,
       break;
     }
     case Call::ACKNOWLEDGE: acknowledge(*framework, call.acknowledge()); break;
+    case Call::UPDATE_FRAMEWORK: return updateFramework(*framework, call, context);
     case Call::RECONCILE: reconcile(*framework, call.reconcile()); break;
     case Call::MESSAGE: {
       nucleo::agent::Event event;
@@ -218,27 +249,11 @@ std::optional<Response> Master::validateSubscribe(const Call& call, const CallCo
       call.framework_id().value() != info.id().value())
     return error(400, "'framework_id' differs from 'subscribe.framework_info.id'");
 
-  if (hasCapability(info, mesos::v1::FrameworkInfo::Capability::MULTI_ROLE)) {
-    if (info.has_role()) return error(400, "'FrameworkInfo.role' must not be set with MULTI_ROLE");
-    roles->assign(info.roles().begin(), info.roles().end());
-  } else {
-    if (info.roles_size() > 0)
-      return error(400, "'FrameworkInfo.roles' is set but the framework lacks MULTI_ROLE");
-    roles->push_back(info.role());
-  }
-  std::set<std::string> unique;
-  for (const auto& role : *roles) {
-    if (auto s = validateRole(role); !s) return error(400, s.error().message);
-    if (!unique.insert(role).second) return error(400, fmt::format("duplicate role '{}'", role));
-    if (!options_.roles.empty() &&
-        std::find(options_.roles.begin(), options_.roles.end(), role) == options_.roles.end())
-      return error(403, fmt::format("role '{}' is not one of the master's --roles", role));
-  }
-  suppressed->insert(call.subscribe().suppressed_roles().begin(),
-                     call.subscribe().suppressed_roles().end());
-  for (const auto& role : *suppressed)
-    if (!unique.count(role))
-      return error(400, fmt::format("suppressed role '{}' is not one of the framework's roles", role));
+  if (auto invalid = validateRoles(info, call.subscribe().suppressed_roles(), roles, suppressed))
+    return invalid;
+  if (call.subscribe().has_offer_constraints() &&
+      call.subscribe().offer_constraints().role_constraints_size() > 0)
+    return error(400, "'subscribe.offer_constraints' are not supported by nucleo-master");
   if (!options_.credentials.empty() && info.principal() != context.principal)
     return error(403, fmt::format("Authenticated principal '{}' does not match principal '{}' "
                                   "set in FrameworkInfo",
@@ -253,7 +268,6 @@ Response Master::subscribe(const Call& call, const CallContext& context,
   std::set<std::string> suppressed;
   if (auto invalid = validateSubscribe(call, context, &roles, &suppressed)) return *invalid;
   const auto& info = call.subscribe().framework_info();
-  bool multiRole = hasCapability(info, mesos::v1::FrameworkInfo::Capability::MULTI_ROLE);
   std::string id = info.id().value();
   std::string streamId = randomUuidString();
   if (!id.empty() && completedFrameworks_.count(id)) {
@@ -267,8 +281,7 @@ Response Master::subscribe(const Call& call, const CallContext& context,
   recoveredFrameworks_.erase(id);
   registryDirty_ = true;
   Framework* framework = id.empty() ? nullptr : findFramework(id);
-  if (framework && framework->roles != roles)
-    return error(400, "changing a framework's roles on re-subscription is not supported yet");
+  bool added = framework == nullptr;
   if (framework) {
     if (framework->stream) {
       streamOwners_.erase(framework->stream.get());
@@ -287,19 +300,18 @@ Response Master::subscribe(const Call& call, const CallContext& context,
     framework = &frameworks_[id];
     framework->id = id;
     framework->roles = roles;
+    framework->info = info;  // a new framework's user and checkpoint count
     if (auto s = allocator_.addFramework(id, roles); !s) return error(500, s.error().message);
   }
-  if (!suppressed.empty()) allocator_.suppress(id, {suppressed.begin(), suppressed.end()});
-  framework->info = info;
-  framework->info.mutable_id()->set_value(id);
-  framework->partitionAware =
-      hasCapability(info, mesos::v1::FrameworkInfo::Capability::PARTITION_AWARE);
-  framework->multiRole = multiRole;
+  mesos::v1::FrameworkInfo updated = info;
+  updated.mutable_id()->set_value(id);
   framework->stream = std::move(stream);
   framework->streamId = streamId;
   framework->failoverDeadline.reset();
   framework->lastHeartbeat = clock_.now();
   streamOwners_[framework->stream.get()] = "f:" + id;
+  applyFrameworkInfo(*framework, updated, roles, suppressed);
+  publishFramework(*framework, added);
 
   Event event;
   event.set_type(Event::SUBSCRIBED);
@@ -359,7 +371,16 @@ void Master::acknowledge(Framework& framework, const Call::Acknowledge& ack) {
   auto it = framework.tasks.find(ack.task_id().value());
   if (it != framework.tasks.end() && isTerminal(it->second.task.state()) &&
       it->second.task.status_update_uuid() == ack.uuid())
-    framework.tasks.erase(it);
+    completeTask(framework, it);
+}
+
+void Master::completeTask(Framework& framework, std::map<std::string, Task>::iterator task) {
+  if (options_.maxCompletedTasksPerFramework > 0) {
+    if (framework.completedTasks.size() >= options_.maxCompletedTasksPerFramework)
+      framework.completedTasks.pop_front();
+    framework.completedTasks.push_back(std::move(task->second.task));
+  }
+  framework.tasks.erase(task);
 }
 
 void Master::reconcile(Framework& framework, const Call::Reconcile& reconcile) {
@@ -377,15 +398,19 @@ void Master::reconcile(Framework& framework, const Call::Reconcile& reconcile) {
     auto it = framework.tasks.find(request.task_id().value());
     if (it != framework.tasks.end())
       answer(request.task_id(), it->second.task.state(), it->second.task.agent_id().value());
-    else
-      answer(request.task_id(), unknownTaskState(framework, request.agent_id().value()),
-             request.agent_id().value());
+    else if (auto state = unknownTaskState(framework, request.agent_id().value()))
+      answer(request.task_id(), *state, request.agent_id().value());
   }
 }
 
-mesos::v1::TaskState Master::unknownTaskState(const Framework& framework,
-                                              const std::string& agentId) const {
+std::optional<mesos::v1::TaskState> Master::unknownTaskState(const Framework& framework,
+                                                             const std::string& agentId) const {
+  // An agent from the registry that has not re-registered yet may still
+  // report the task: no answer until it does or its time runs out.
+  if (recoveredAgents_.count(agentId)) return std::nullopt;
   if (!framework.partitionAware) return mesos::v1::TASK_LOST;
+  if (goneAgents_.count(agentId)) return mesos::v1::TASK_GONE_BY_OPERATOR;
+  if (unreachableAgents_.count(agentId)) return mesos::v1::TASK_UNREACHABLE;
   auto agent = agents_.find(agentId);
   if (agentId.empty() || agent == agents_.end()) return mesos::v1::TASK_UNKNOWN;
   return agent->second.reachable ? mesos::v1::TASK_GONE : mesos::v1::TASK_UNREACHABLE;
@@ -413,7 +438,9 @@ void Master::streamClosed(const EventStream* stream) {
   std::string owner = it->second;
   streamOwners_.erase(it);
   std::string id = owner.substr(2);
-  if (owner[0] == 'f') {
+  if (owner[0] == 'o') {
+    std::erase_if(subscribers_, [&](const auto& s) { return s.get() == stream; });
+  } else if (owner[0] == 'f') {
     if (Framework* framework = findFramework(id)) disconnect(*framework);
   } else if (auto agent = agents_.find(id); agent != agents_.end()) {
     agent->second.stream.reset();  // health is decided by heartbeats
@@ -430,6 +457,7 @@ void Master::disconnect(Framework& framework) {
   rescindOffers([&](const OfferRecord& r) { return r.allocation.frameworkId == framework.id; },
                 false);
   framework.failoverDeadline = clock_.now() + seconds(framework.info.failover_timeout());
+  publishFramework(framework, false);
   logging::get("master")->info("framework disconnected framework_id={}", framework.id);
 }
 
@@ -450,6 +478,7 @@ void Master::removeFramework(const std::string& id) {
     framework.stream->close();
   }
   completedFrameworks_.insert(id);
+  publishFrameworkRemoved(framework.info);
   frameworks_.erase(it);
   allocationDue_ = true;
   registryDirty_ = true;
@@ -529,6 +558,14 @@ void Master::tick() {
     logging::get("master")->info("framework failover timeout framework_id={}", id);
     removeFramework(id);
   }
+  if (!subscribers_.empty() && now - lastSubscriberHeartbeat_ >= options_.heartbeatInterval) {
+    lastSubscriberHeartbeat_ = now;
+    mesos::v1::master::Event heartbeat;
+    heartbeat.set_type(mesos::v1::master::Event::HEARTBEAT);
+    publish(heartbeat);
+  }
+  expireRecoveredAgents();
+  if (!drains_.empty()) checkDrains();
   for (auto it = recoveredFrameworks_.begin(); it != recoveredFrameworks_.end();) {
     if (it->second.second > now) {
       ++it;

@@ -4,6 +4,7 @@
 // the server decodes requests, hands each call here on the master's strand
 // and writes the Response. Single-threaded by contract (one strand).
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -81,6 +82,9 @@ class Master {
   // GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_MASTER, TEARDOWN,
   // DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE; 501 for the others.
   OperatorAnswer operatorCall(const mesos::v1::master::Call& call);
+  // POST /api/v1 SUBSCRIBE: sends SUBSCRIBED (the whole state) on `stream`
+  // and then every change; 200, or 503 beyond --max-operator-subscribers.
+  Response operatorSubscribe(std::shared_ptr<EventStream> stream);
   // A subscriber's connection ended (reader gone or queue overflow).
   void streamClosed(const EventStream* stream);
 
@@ -116,6 +120,8 @@ class Master {
     std::optional<Clock::TimePoint> failoverDeadline;
     Clock::TimePoint lastHeartbeat;
     std::map<std::string, Task> tasks;  // by task id
+    // Terminal tasks whose last update was acknowledged, oldest first.
+    std::deque<mesos::v1::Task> completedTasks;
     // executor id -> (agent id, info) for executor consistency checks
     std::map<std::pair<std::string, std::string>, mesos::v1::ExecutorInfo> executors;
   };
@@ -146,6 +152,20 @@ class Master {
   void acknowledge(Framework& framework, const mesos::v1::scheduler::Call::Acknowledge& ack);
   void reconcile(Framework& framework, const mesos::v1::scheduler::Call::Reconcile& reconcile);
   Response reviveOrSuppress(Framework& framework, const mesos::v1::scheduler::Call& call);
+  // framework_update.cpp: UPDATE_FRAMEWORK and role changes on re-subscription.
+  std::optional<Response> validateRoles(const mesos::v1::FrameworkInfo& info,
+                                        const google::protobuf::RepeatedPtrField<std::string>& suppressedRoles,
+                                        std::vector<std::string>* roles,
+                                        std::set<std::string>* suppressed) const;
+  Response updateFramework(Framework& framework, const mesos::v1::scheduler::Call& call,
+                           const CallContext& context);
+  // Applies a new FrameworkInfo (user and checkpoint kept) and roles to a
+  // known framework: the allocator follows, offers of left or suppressed
+  // roles are rescinded.
+  void applyFrameworkInfo(Framework& framework, const mesos::v1::FrameworkInfo& info,
+                          const std::vector<std::string>& roles,
+                          const std::set<std::string>& suppressed);
+  void completeTask(Framework& framework, std::map<std::string, Task>::iterator task);
   void forwardToAgent(const std::string& agentId, const nucleo::agent::Event& event);
 
   // accept helpers (accept.cpp)
@@ -158,7 +178,7 @@ class Master {
                       const mesos::v1::TaskInfo& task, Resources* needed) const;
   void startTask(Framework& framework, LaunchBudget& budget, const mesos::v1::TaskInfo& task,
                  const Resources& resources);
-  void sendTaskStatus(Framework& framework, const mesos::v1::TaskID& taskId,
+  mesos::v1::TaskStatus sendTaskStatus(Framework& framework, const mesos::v1::TaskID& taskId,
                       mesos::v1::TaskState state, mesos::v1::TaskStatus::Reason reason,
                       const std::string& message, const std::string& agentId = "");
 
@@ -167,8 +187,33 @@ class Master {
   void fillFrameworks(mesos::v1::master::Response::GetFrameworks* out) const;
   void fillTasks(mesos::v1::master::Response::GetTasks* out) const;
   void fillExecutors(mesos::v1::master::Response::GetExecutors* out) const;
+  void fillAgent(const Agent& agent, mesos::v1::master::Response::GetAgents::Agent* out,
+                 const Resources& allocated, const Resources& offered) const;
+  void fillFramework(const Framework& framework,
+                     mesos::v1::master::Response::GetFrameworks::Framework* out) const;
+  void fillState(mesos::v1::master::Response::GetState* out) const;
+  void fillFlags(mesos::v1::master::Response::GetFlags* out) const;
+  void fillMetrics(mesos::v1::master::Response::GetMetrics* out) const;
   OperatorAnswer agentMaintenance(const mesos::v1::master::Call& call);
   void markGone(Agent& agent);
+  void forgetAgent(const std::string& id);  // gone for good
+
+  // maintenance.cpp: DRAIN_AGENT, roles and weights.
+  OperatorAnswer drainAgent(const mesos::v1::master::Call::DrainAgent& drain);
+  void killTasksForDrain(const std::string& agentId);
+  void checkDrains();
+  OperatorAnswer updateWeights(const mesos::v1::master::Call::UpdateWeights& update);
+  void fillRoles(mesos::v1::master::Response::GetRoles* out) const;
+
+  // operator_events.cpp: the operator SUBSCRIBE stream.
+  void publish(const mesos::v1::master::Event& event);
+  void publishTaskAdded(const mesos::v1::Task& task);
+  void publishTaskUpdated(const std::string& frameworkId, const mesos::v1::TaskStatus& status,
+                          mesos::v1::TaskState state);
+  void publishAgentAdded(const Agent& agent);
+  void publishAgentRemoved(const std::string& agentId);
+  void publishFramework(const Framework& framework, bool added);
+  void publishFrameworkRemoved(const mesos::v1::FrameworkInfo& info);
 
   // agents
   Response registerAgent(const nucleo::agent::Call& call, const CallContext& context,
@@ -177,6 +222,10 @@ class Master {
       const std::string& id, const nucleo::agent::Call::Register& reg);
   void statusUpdate(const nucleo::agent::Call::StatusUpdate& update);
   void markUnreachable(Agent& agent);
+  void expireRecoveredAgents();
+  // Sends REGISTERED events held until the registry that admits their
+  // agents is stored.
+  void releaseRegistered();
 
   // frameworks
   void disconnect(Framework& framework);
@@ -185,7 +234,10 @@ class Master {
   void rescindOffers(const std::function<bool(const OfferRecord&)>& pred, bool notify);
   Framework* findFramework(const std::string& id);
   mesos::v1::MasterInfo masterInfo() const;
-  mesos::v1::TaskState unknownTaskState(const Framework& framework, const std::string& agentId) const;
+  // The reconciliation answer for a task the master does not know; none
+  // while its agent may still re-register.
+  std::optional<mesos::v1::TaskState> unknownTaskState(const Framework& framework,
+                                                       const std::string& agentId) const;
   void updateTaskState(Framework& framework, Task& task, const mesos::v1::TaskStatus& status);
   void persist();
 
@@ -206,6 +258,21 @@ class Master {
   Registry* registry_ = nullptr;
   bool registryDirty_ = false;
   std::map<std::string, mesos::v1::AgentInfo> recoveredAgents_;
+  Clock::TimePoint recoveredAt_;
+  // Recovered agents that did not re-register in time, and agents this
+  // master saw go unreachable are in agents_ with reachable = false.
+  std::map<std::string, mesos::v1::AgentInfo> unreachableAgents_;
+  // Events for an agent's stream held until its admission is durable.
+  struct PendingAgentEvent {
+    std::string agentId;
+    std::weak_ptr<EventStream> stream;  // a later registration's stream gets none
+    nucleo::agent::Event event;
+  };
+  std::vector<PendingAgentEvent> pendingRegistered_;
+  std::map<std::string, mesos::v1::master::DrainInfo> drains_;
+  std::map<std::string, double> weights_;
+  std::vector<std::shared_ptr<EventStream>> subscribers_;  // operator SUBSCRIBE
+  Clock::TimePoint lastSubscriberHeartbeat_;
   std::set<std::string> goneAgents_;
   std::set<std::string> deactivatedAgents_;
   // id -> (info, time after which it is removed)

@@ -45,6 +45,17 @@ struct MasterOptions {
   size_t maxConnections = 50000;
   // Records queued for a subscriber that does not read before it is dropped.
   size_t maxQueuedEvents = 10000;
+  // Agents recovered from the registry that do not re-register within this
+  // are marked unreachable (Mesos's --agent_reregister_timeout).
+  Clock::Duration agentReregisterTimeout = std::chrono::minutes(10);
+  // Concurrent operator SUBSCRIBE streams (Mesos caps them at 1000).
+  size_t maxOperatorSubscribers = 1000;
+  // Terminal, acknowledged tasks kept per framework for GET_TASKS and /state
+  // (Mesos's --max_completed_tasks_per_framework).
+  size_t maxCompletedTasksPerFramework = 1000;
+  // PEM files: when both are set the port speaks TLS only.
+  std::string tlsCert;
+  std::string tlsKey;
   std::string version = "1.11.0";
 };
 

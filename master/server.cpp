@@ -7,8 +7,10 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
@@ -22,6 +24,7 @@ namespace nucleo::master {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
@@ -158,7 +161,7 @@ struct Server::Impl {
     std::string contentType;
   };
 
-  Impl(const MasterOptions& options)
+  explicit Impl(const MasterOptions& options)
       : options_(options),
         registry_(options.workDir.empty()
                       ? nullptr
@@ -168,15 +171,20 @@ struct Server::Impl {
         acceptor_(ioc_) {}
 
   Status bind();
+  Status loadTls();
   awaitable<void> listen();
   awaitable<void> ticker();
   awaitable<void> session(tcp::socket socket);
+  template <class Stream>
+  awaitable<void> serve(Stream& stream, const std::string& remoteIp);
   awaitable<Outcome> handle(const Request& request, const std::string& remoteIp);
   awaitable<Outcome> handleCall(const Request& request, const CallContext& context, bool agent);
   awaitable<Outcome> handleOperator(const Request& request);
   std::optional<Reply> checkContentType(const Request& request, std::string* type);
-  awaitable<void> serveStream(beast::tcp_stream& stream, const Request& request, Outcome& out);
-  awaitable<void> writeEvents(beast::tcp_stream& stream, HttpEventStream& events);
+  template <class Stream>
+  awaitable<void> serveStream(Stream& stream, const Request& request, Outcome& out);
+  template <class Stream>
+  awaitable<void> writeEvents(Stream& stream, HttpEventStream& events);
   awaitable<void> watchPeer(tcp::socket& socket);
   std::optional<std::string> authenticate(const Request& request) const;
   Reply text(const Request& request, int status, std::string body,
@@ -192,6 +200,7 @@ struct Server::Impl {
   Master master_;
   asio::strand<asio::io_context::executor_type> masterStrand_;
   tcp::acceptor acceptor_;
+  std::optional<ssl::context> tls_;  // set when the port speaks TLS
   std::thread thread_;
   std::atomic<size_t> connections_{0};
   std::mutex metricsMutex_;
@@ -253,18 +262,51 @@ awaitable<Response> Server::Impl::onMaster(F&& f) {
       asio::use_awaitable);
 }
 
+Status Server::Impl::loadTls() {
+  if (options_.tlsCert.empty() && options_.tlsKey.empty()) return {};
+  if (options_.tlsCert.empty() || options_.tlsKey.empty())
+    return Error::make("--tls-cert and --tls-key go together");
+  tls_.emplace(ssl::context::tls_server);
+  boost::system::error_code ec;
+  tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                    ec);
+  tls_->use_certificate_chain_file(options_.tlsCert, ec);
+  if (ec) return Error::make("--tls-cert '{}': {}", options_.tlsCert, ec.message());
+  tls_->use_private_key_file(options_.tlsKey, ssl::context::pem, ec);
+  if (ec) return Error::make("--tls-key '{}': {}", options_.tlsKey, ec.message());
+  return {};
+}
+
 awaitable<void> Server::Impl::session(tcp::socket socket) {
   ++connections_;
   boost::system::error_code ec;
   auto peer = socket.remote_endpoint(ec);
   std::string remoteIp = ec ? "" : peer.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
+  if (tls_) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
+    // The handshake gets the request timeout too: a silent client is cut off.
+    beast::get_lowest_layer(stream).expires_after(options_.requestTimeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
+    if (!hec) co_await serve(stream, remoteIp);
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+  } else {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(stream, remoteIp);
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+  --connections_;
+}
+
+template <class Stream>
+awaitable<void> Server::Impl::serve(Stream& stream, const std::string& remoteIp) {
+  auto& tcpStream = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.maxBodyBytes);
     parser.header_limit(64 * 1024);
-    stream.expires_after(options_.requestTimeout);  // a slow client gets this long per request
+    tcpStream.expires_after(options_.requestTimeout);  // a slow client gets this long per request
     auto [rec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
     if (rec == http::error::body_limit || rec == http::error::header_limit) {
       Request dummy;
@@ -287,12 +329,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     }
     out.reply.keep_alive(request.keep_alive());
     out.reply.prepare_payload();
-    stream.expires_after(options_.requestTimeout);
+    tcpStream.expires_after(options_.requestTimeout);
     auto [wec, wn] = co_await http::async_write(stream, out.reply, kTuple);
     if (wec || !request.keep_alive()) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  --connections_;
 }
 
 Reply Server::Impl::text(const Request& request, int status, std::string body,
@@ -389,6 +429,14 @@ awaitable<Server::Impl::Outcome> Server::Impl::handleOperator(const Request& req
   if (!json)
     co_return Outcome{text(request, 406, "Expecting 'Accept' to allow application/json or "
                                          "application/x-protobuf"), {}, {}, {}};
+  if (call.type() == mesos::v1::master::Call::SUBSCRIBE) {
+    auto executor = co_await asio::this_coro::executor;
+    auto stream = std::make_shared<HttpEventStream>(executor, *json, options_.maxQueuedEvents);
+    auto response = co_await onMaster([&] { return master_.operatorSubscribe(stream); });
+    if (response.status != 200)
+      co_return Outcome{text(request, response.status, response.body), {}, {}, {}};
+    co_return Outcome{text(request, 200, ""), stream, "", *json ? kJson : kProtobuf};
+  }
   OperatorAnswer answer;
   co_await onMaster([&] {
     answer = master_.operatorCall(call);
@@ -438,17 +486,22 @@ awaitable<Server::Impl::Outcome> Server::Impl::handleCall(const Request& request
   co_return Outcome{text(request, response.status, response.body), {}, {}, {}};
 }
 
-awaitable<void> Server::Impl::serveStream(beast::tcp_stream& stream, const Request& request,
-                                          Outcome& out) {
+template <class Stream>
+awaitable<void> Server::Impl::serveStream(Stream& stream, const Request& request, Outcome& out) {
   http::response<http::empty_body> head{http::status::ok, request.version()};
   head.set(http::field::content_type, out.contentType);
-  head.set("Mesos-Stream-Id", out.streamId);
+  if (!out.streamId.empty()) head.set("Mesos-Stream-Id", out.streamId);
   head.chunked(true);
   http::response_serializer<http::empty_body> serializer{head};
-  stream.expires_after(options_.requestTimeout);
+  beast::get_lowest_layer(stream).expires_after(options_.requestTimeout);
   auto [ec, n] = co_await http::async_write_header(stream, serializer, kTuple);
   HttpEventStream& events = *out.stream;
-  if (!ec) co_await (writeEvents(stream, events) || watchPeer(stream.socket()));
+  // watchPeer reads the raw socket: under TLS what it drains is only the
+  // peer's close_notify or stray bytes, never a request (streams end the
+  // connection's requests).
+  if (!ec)
+    co_await (writeEvents(stream, events) ||
+              watchPeer(beast::get_lowest_layer(stream).socket()));
   out.stream->close();
   asio::post(masterStrand_, [this, events = out.stream] {
     try {
@@ -459,25 +512,28 @@ awaitable<void> Server::Impl::serveStream(beast::tcp_stream& stream, const Reque
   });
 }
 
-awaitable<void> Server::Impl::writeEvents(beast::tcp_stream& stream, HttpEventStream& events) {
+template <class Stream>
+awaitable<void> Server::Impl::writeEvents(Stream& stream, HttpEventStream& events) {
+  auto& tcpStream = beast::get_lowest_layer(stream);
   for (;;) {
     bool closed = false;
     auto batch = events.take(&closed);
     if (batch.empty() && closed) {
-      stream.expires_after(std::chrono::seconds(5));
+      tcpStream.expires_after(std::chrono::seconds(5));
       co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
       co_return;
     }
     if (batch.empty()) {
       events.timer.expires_after(std::chrono::hours(1));
       co_await events.timer.async_wait(kTuple);
-      auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+      asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+      auto cancelled = state.cancelled();
       if (cancelled != asio::cancellation_type::none) co_return;
       continue;
     }
     for (auto& record : batch) {
       // A reader that stops reading fills the socket; the write then times out.
-      stream.expires_after(options_.requestTimeout);
+      tcpStream.expires_after(options_.requestTimeout);
       auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(record)), kTuple);
       if (ec) co_return;
     }
@@ -511,6 +567,7 @@ Server::~Server() { stop(); }
 Result<std::unique_ptr<Server>> Server::start(const MasterOptions& options) {
   if (!options.workDir.empty()) TRY(fs::makeDirs(options.workDir).context("--work-dir"));
   auto impl = std::make_unique<Impl>(options);
+  TRY(impl->loadTls());
   TRY(impl->master_.recover());
   TRY(impl->bind());
   Impl* raw = impl.get();

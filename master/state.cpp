@@ -52,6 +52,17 @@ std::string Master::stateJson() const {
       tasks.push_back(std::move(t));
     }
     f["tasks"] = std::move(tasks);
+    boost::json::array completedTasks;
+    for (const auto& task : framework.completedTasks) {
+      boost::json::object t;
+      t["id"] = task.task_id().value();
+      t["name"] = task.name();
+      t["framework_id"] = id;
+      t["slave_id"] = task.agent_id().value();
+      t["state"] = mesos::v1::TaskState_Name(task.state());
+      completedTasks.push_back(std::move(t));
+    }
+    f["completed_tasks"] = std::move(completedTasks);
     boost::json::array offers;
     for (const auto* offer : offers_.ofFramework(id)) {
       boost::json::object o;

@@ -37,8 +37,54 @@ Status Allocator::addFramework(const std::string& id, const std::vector<std::str
   for (const auto& role : suppressed)
     if (std::find(roles.begin(), roles.end(), role) != roles.end())
       framework.suppressed.insert(role);
-  for (const auto& role : roles) frameworkSorter(role).add(id);
+  for (const auto& role : roles) {
+    frameworkSorter(role).add(id);
+    framework.sorterRoles.insert(role);
+  }
   return {};
+}
+
+Status Allocator::updateFramework(const std::string& id, const std::vector<std::string>& roles,
+                                  const std::set<std::string>& suppressed) {
+  auto it = frameworks_.find(id);
+  if (it == frameworks_.end()) return Error::make("framework '{}' is not known", id);
+  auto& framework = it->second;
+  for (const auto& role : roles) {
+    frameworkSorter(role).add(id);
+    framework.sorterRoles.insert(role);
+  }
+  framework.roles = roles;
+  framework.suppressed.clear();
+  for (const auto& role : suppressed)
+    if (subscribed(framework, role)) framework.suppressed.insert(role);
+  auto held = framework.sorterRoles;  // releaseRole edits it
+  for (const auto& role : held)
+    if (!subscribed(framework, role)) releaseRole(id, role);
+  return {};
+}
+
+void Allocator::setMinAllocatable(const std::string& id,
+                                  std::map<std::string, std::vector<Resources>> minimum) {
+  if (auto it = frameworks_.find(id); it != frameworks_.end())
+    it->second.minAllocatable = std::move(minimum);
+}
+
+bool Allocator::subscribed(const Framework& framework, const std::string& role) const {
+  return std::find(framework.roles.begin(), framework.roles.end(), role) != framework.roles.end();
+}
+
+void Allocator::releaseRole(const std::string& frameworkId, const std::string& role) {
+  auto fw = frameworks_.find(frameworkId);
+  auto sorter = frameworkSorters_.find(role);
+  if (fw == frameworks_.end() || sorter == frameworkSorters_.end()) return;
+  for (const auto& [name, amount] : sorter->second.allocation(frameworkId))
+    if (amount > 1e-9) return;  // tasks of that role still run
+  sorter->second.remove(frameworkId);
+  fw->second.sorterRoles.erase(role);
+  if (sorter->second.empty()) {
+    frameworkSorters_.erase(sorter);
+    roleSorter_.remove(role);
+  }
 }
 
 void Allocator::removeFramework(const std::string& id) {
@@ -53,7 +99,7 @@ void Allocator::removeFramework(const std::string& id) {
     for (const auto& [role, resources] : roles) untrack(id, role, agent->second, resources);
     refresh(agentId);
   }
-  for (const auto& role : it->second.roles) {
+  for (const auto& role : it->second.sorterRoles) {
     auto sorter = frameworkSorters_.find(role);
     if (sorter == frameworkSorters_.end()) continue;
     sorter->second.remove(id);
@@ -172,6 +218,12 @@ std::optional<Allocation> Allocator::allocateAgent(const std::string& agentId, A
     sorter->second.visit([&](const std::string& frameworkId) {
       auto& framework = frameworks_.at(frameworkId);
       if (!framework.active || framework.suppressed.count(role)) return false;
+      if (!subscribed(framework, role)) return false;
+      if (auto min = framework.minAllocatable.find(role);
+          min != framework.minAllocatable.end() && !min->second.empty() &&
+          std::none_of(min->second.begin(), min->second.end(),
+                       [&](const Resources& m) { return offered.contains(m); }))
+        return false;
       if (filtered(framework, agentId, offered)) return false;
       chosen = Allocation{frameworkId, role, agentId, offered};
       return true;
@@ -226,6 +278,9 @@ void Allocator::untrack(const std::string& frameworkId, const std::string& role,
   roleSorter_.unallocated(role, amounts);
   if (auto sorter = frameworkSorters_.find(role); sorter != frameworkSorters_.end())
     sorter->second.unallocated(frameworkId, amounts);
+  if (auto fw = frameworks_.find(frameworkId);
+      fw != frameworks_.end() && !subscribed(fw->second, role))
+    releaseRole(frameworkId, role);
 }
 
 void Allocator::refresh(const std::string& agentId) {

@@ -55,6 +55,18 @@ class Allocator {
   // framework may have none) it gets no offers.
   Status addFramework(const std::string& id, const std::vector<std::string>& roles,
                       const std::set<std::string>& suppressed = {});
+  // Changes a framework's roles and suppressed roles (re-subscription,
+  // UPDATE_FRAMEWORK). It stays in the sorter of a role it left while it
+  // still holds resources there (tasks go on running), but gets no offers for
+  // it. Fails for an unknown framework.
+  Status updateFramework(const std::string& id, const std::vector<std::string>& roles,
+                         const std::set<std::string>& suppressed);
+  // Per-role minimum offer sizes of a framework (FrameworkInfo.offer_filters):
+  // it is offered an agent's resources for a role only if they contain at
+  // least one of the role's entries. Roles absent from the map use the
+  // allocator-wide minimum only.
+  void setMinAllocatable(const std::string& id,
+                         std::map<std::string, std::vector<Resources>> minimum);
   // Removes a framework and frees everything it holds (offers and tasks):
   // the caller must not recover those resources again.
   void removeFramework(const std::string& id);
@@ -101,7 +113,9 @@ class Allocator {
   };
   struct Framework {
     std::vector<std::string> roles;
+    std::set<std::string> sorterRoles;  // roles whose sorter holds it
     std::set<std::string> suppressed;
+    std::map<std::string, std::vector<Resources>> minAllocatable;  // by role
     bool active = true;
     std::unordered_map<std::string, std::vector<Filter>> filters;  // by agent
     std::unordered_set<std::string> agents;  // where it holds resources
@@ -119,6 +133,10 @@ class Allocator {
   void untrack(const std::string& frameworkId, const std::string& role, Agent& agent,
                const Resources& resources);
   void refresh(const std::string& agentId);
+  // Drops a framework from the sorter of a role it left once it holds
+  // nothing there any more.
+  void releaseRole(const std::string& frameworkId, const std::string& role);
+  bool subscribed(const Framework& framework, const std::string& role) const;
   bool offerable(const Resources& resources) const;
   bool filtered(Framework& framework, const std::string& agentId, const Resources& resources);
   std::optional<Allocation> allocateAgent(const std::string& agentId, Agent& agent);

@@ -1,241 +1,17 @@
 // nucleo-master over real HTTP on loopback: the Mesos v1 scheduler API with
 // JSON and protobuf bodies, a simulated agent speaking proto/nucleo/agent.proto,
 // error codes, and malformed input that must not hurt the master. The Beast
-// client code lives only in this file.
+// client code is in http_client.hpp.
 
-#include <chrono>
-#include <optional>
 #include <random>
 #include <thread>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
-
-#include "master/convert.hpp"
-#include "master/server.hpp"
-#include "mesos/v1/master/master.pb.h"
-#include "mesos/v1/scheduler/scheduler.pb.h"
-#include "nucleo/agent.pb.h"
-#include "proto/json.hpp"
+#include "master/tests/http_client.hpp"
 
 namespace nucleo::master {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using namespace std::chrono_literals;
-using mesos::v1::scheduler::Call;
-using mesos::v1::scheduler::Event;
-
-const std::string kJson = "application/json";
-const std::string kProtobuf = "application/x-protobuf";
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::string contentType;
-};
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
-Reply request(uint16_t port, http::verb verb, const std::string& path, const std::string& body,
-              const std::string& contentType, const Headers& headers = {}) {
-  asio::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req{verb, path, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!contentType.empty()) req.set(http::field::content_type, contentType);
-  for (const auto& [k, v] : headers) req.set(k, v);
-  req.body() = body;
-  req.prepare_payload();
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  beast::error_code ec;
-  http::read(socket, buffer, res, ec);
-  if (ec) return Reply{-1, ec.message(), ""};
-  return Reply{static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type])};
-}
-
-Reply post(uint16_t port, const std::string& path, const std::string& body,
-           const std::string& contentType = kJson, const Headers& headers = {}) {
-  return request(port, http::verb::post, path, body, contentType, headers);
-}
-
-// An open subscription: reads RecordIO records from the chunked response and
-// checks that every HTTP chunk holds exactly one whole record.
-class StreamClient {
- public:
-  StreamClient(uint16_t port, const std::string& path, const std::string& body,
-               const std::string& contentType, const std::string& accept = "")
-      : socket_(ioc_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    http::request<http::string_body> req{http::verb::post, path, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, contentType);
-    if (!accept.empty()) req.set(http::field::accept, accept);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(socket_, req);
-    parser_.on_chunk_header(chunkHeader_);
-    parser_.on_chunk_body(chunkBody_);
-    beast::error_code ec;
-    http::read_header(socket_, buffer_, parser_, ec);
-    if (ec) return;
-    status = static_cast<int>(parser_.get().result_int());
-    streamId = std::string(parser_.get()["Mesos-Stream-Id"]);
-    contentType_ = std::string(parser_.get()[http::field::content_type]);
-    if (status != 200) {
-      http::read(socket_, buffer_, parser_, ec);
-      errorBody = parser_.get().body();
-    }
-  }
-
-  // The next record, or nullopt after `timeout` or at the end of the stream.
-  std::optional<std::string> next(std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (records_.empty()) {
-      if (ended_ || std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      bool done = false;
-      beast::error_code ec;
-      http::async_read_some(socket_, buffer_, parser_, [&](beast::error_code e, size_t) {
-        ec = e;
-        done = true;
-      });
-      ioc_.restart();
-      ioc_.run_until(deadline);
-      if (!done) {
-        socket_.cancel();
-        ioc_.restart();
-        ioc_.run();
-        return std::nullopt;
-      }
-      if (ec || parser_.is_done()) ended_ = true;
-    }
-    std::string record = std::move(records_.front());
-    records_.erase(records_.begin());
-    return record;
-  }
-
-  template <class E>
-  std::optional<E> nextEvent(std::chrono::milliseconds timeout = 5s) {
-    auto record = next(timeout);
-    if (!record) return std::nullopt;
-    E event;
-    bool ok = contentType_ == kProtobuf ? event.ParseFromString(*record)
-                                         : bool(proto::fromJson(*record, &event));
-    EXPECT_TRUE(ok) << *record;
-    return event;
-  }
-
-  // Skips events until one of `type` (HEARTBEATs and others in between).
-  template <class E>
-  std::optional<E> waitFor(typename E::Type type, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      auto event = nextEvent<E>(left);
-      if (!event) return std::nullopt;
-      if (event->type() == type) return event;
-    }
-    return std::nullopt;
-  }
-
-  bool ended() const { return ended_; }
-  void hangUp() {
-    beast::error_code ec;
-    socket_.close(ec);
-  }
-
-  int status = 0;
-  std::string streamId;
-  std::string errorBody;
-  bool chunkMismatch = false;
-
- private:
-  asio::io_context ioc_;
-  tcp::socket socket_;
-  beast::flat_buffer buffer_;
-  http::response_parser<http::string_body> parser_;
-  std::string contentType_;
-  std::string chunk_;
-  uint64_t chunkSize_ = 0;
-  std::vector<std::string> records_;
-  bool ended_ = false;
-
-  std::function<void(uint64_t, beast::string_view, beast::error_code&)> chunkHeader_ =
-      [this](uint64_t size, beast::string_view, beast::error_code&) {
-        chunkSize_ = size;
-        chunk_.clear();
-      };
-  std::function<size_t(uint64_t, beast::string_view, beast::error_code&)> chunkBody_ =
-      [this](uint64_t remain, beast::string_view body, beast::error_code&) {
-        chunk_.append(body.data(), body.size());
-        if (remain == body.size()) {  // the chunk is complete: one record
-          auto newline = chunk_.find('\n');
-          if (newline == std::string::npos ||
-              std::stoull(chunk_.substr(0, newline)) != chunk_.size() - newline - 1 ||
-              chunk_.size() != chunkSize_) {
-            chunkMismatch = true;
-          } else {
-            records_.push_back(chunk_.substr(newline + 1));
-          }
-        }
-        return body.size();
-      };
-};
-
-std::string subscribeJson(const std::string& extra = "") {
-  return R"({"type":"SUBSCRIBE","framework_id":null,"subscribe":{"framework_info":{
-    "user":"tester","name":"http test","failover_timeout":100)" + extra + "}}}";
-}
-
-class MasterHttpTest : public ::testing::Test {
- protected:
-  void SetUp() override { startServer(MasterOptions{}); }
-
-  void startServer(MasterOptions options) {
-    options.port = 0;
-    options.heartbeatInterval = 300ms;
-    options.allocationInterval = 50ms;
-    options.maxBodyBytes = 64 * 1024;
-    auto server = Server::start(options);
-    ASSERT_TRUE(server) << server.error().message;
-    server_ = std::move(*server);
-    port = server_->port();
-  }
-
-  // Registers a simulated agent over protobuf; returns its stream.
-  std::unique_ptr<StreamClient> registerAgent(std::string* agentId) {
-    nucleo::agent::Call call;
-    call.set_type(nucleo::agent::Call::REGISTER);
-    auto* info = call.mutable_register_()->mutable_agent_info();
-    info->set_hostname("sim-agent");
-    info->set_port(5051);
-    toProto(*Resources::parse("cpus:2;mem:1024;disk:1000;ports:[31000-31999]"), "",
-            info->mutable_resources());
-    auto agent = std::make_unique<StreamClient>(port, "/api/v1/nucleo/agent",
-                                                call.SerializeAsString(), kProtobuf, kProtobuf);
-    EXPECT_EQ(agent->status, 200) << agent->errorBody;
-    auto registered = agent->nextEvent<nucleo::agent::Event>();
-    EXPECT_TRUE(registered && registered->type() == nucleo::agent::Event::REGISTERED);
-    if (registered) *agentId = registered->registered().agent_id().value();
-    return agent;
-  }
-
-  Reply schedulerCall(const std::string& streamId, const std::string& json) {
-    return post(port, "/api/v1/scheduler", json, kJson, {{"Mesos-Stream-Id", streamId}});
-  }
-
-  std::unique_ptr<Server> server_;
-  uint16_t port = 0;
-};
+using namespace http_test;
 
 TEST_F(MasterHttpTest, SubscribeStreamsJsonRecordsOnePerChunk) {
   StreamClient framework(port, "/api/v1/scheduler", subscribeJson(), kJson);
@@ -501,48 +277,13 @@ TEST_F(MasterHttpTest, OperatorApiInJsonAndProtobuf) {
   EXPECT_EQ(reply.contentType, kProtobuf);
   ASSERT_TRUE(response.ParseFromString(reply.body));
   EXPECT_TRUE(response.get_health().healthy());
-  EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_ROLES"})").status, 501);
+  EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_ROLES"})").status, 200);
+  EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_QUOTA"})").status, 501);
   EXPECT_EQ(post(port, "/api/v1", R"({"type":"TEARDOWN"})").status, 400);  // no framework_id
   reply = post(port, "/api/v1", R"({"type":"DEACTIVATE_AGENT","deactivate_agent":{"agent_id":{"value":")" +
                                     agentId + R"("}}})");
   EXPECT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(post(port, "/api/v1", R"({"type":"GET_STATE"})", kJson, {{"Accept", "text/html"}}).status, 406);
-}
-
-TEST(MasterHttpLimits, IdleAndSlowClientsAreCutOff) {
-  MasterOptions options;
-  options.port = 0;
-  options.requestTimeout = 300ms;
-  auto server = Server::start(options);
-  ASSERT_TRUE(server) << server.error().message;
-  uint16_t port = (*server)->port();
-  asio::io_context ioc;
-  std::vector<std::unique_ptr<tcp::socket>> idle;
-  for (int i = 0; i < 200; ++i) {
-    idle.push_back(std::make_unique<tcp::socket>(ioc));
-    idle.back()->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  }
-  tcp::socket slow(ioc);
-  slow.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  std::string head = "POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
-  beast::error_code ec;
-  auto start = std::chrono::steady_clock::now();
-  for (char c : head + std::string(100, ' ')) {  // a byte every 20 ms: 2.6 s in all
-    asio::write(slow, asio::buffer(&c, 1), ec);
-    if (ec) break;
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_TRUE(ec) << "the server kept a trickling client";
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
-  EXPECT_EQ(request(port, http::verb::get, "/health", "", "").status, 200);
-  // The idle connections were closed too.
-  int closed = 0;
-  for (auto& socket : idle) {
-    char byte;
-    socket->read_some(asio::buffer(&byte, 1), ec);
-    closed += ec == asio::error::eof || ec == asio::error::connection_reset;
-  }
-  EXPECT_EQ(closed, 200);
 }
 
 TEST(MasterHttpAuth, CredentialsAreRequiredAndMatchThePrincipal) {
@@ -562,6 +303,81 @@ TEST(MasterHttpAuth, CredentialsAreRequiredAndMatchThePrincipal) {
   auto mismatch = post(port, "/api/v1/scheduler", subscribeJson(R"(,"principal":"bob")"), kJson,
                        {{"Authorization", "Basic YWxpY2U6c2VjcmV0"}});
   EXPECT_EQ(mismatch.status, 403) << mismatch.body;
+}
+
+TEST_F(MasterHttpTest, OperatorSubscribeStreamsEventsOnePerChunk) {
+  using OperatorEvent = mesos::v1::master::Event;
+  StreamClient ops(port, "/api/v1", R"({"type":"SUBSCRIBE"})", kJson);
+  ASSERT_EQ(ops.status, 200) << ops.errorBody;
+  auto subscribed = ops.nextEvent<OperatorEvent>();
+  ASSERT_TRUE(subscribed);
+  ASSERT_EQ(subscribed->type(), OperatorEvent::SUBSCRIBED);
+  EXPECT_DOUBLE_EQ(subscribed->subscribed().heartbeat_interval_seconds(), 0.3);
+  EXPECT_TRUE(subscribed->subscribed().has_get_state());
+
+  std::string agentId;
+  auto agent = registerAgent(&agentId);
+  auto added = ops.waitFor<OperatorEvent>(OperatorEvent::AGENT_ADDED);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->agent_added().agent().agent_info().id().value(), agentId);
+  StreamClient framework(port, "/api/v1/scheduler", subscribeJson(), kJson);
+  ASSERT_EQ(framework.status, 200);
+  auto frameworkAdded = ops.waitFor<OperatorEvent>(OperatorEvent::FRAMEWORK_ADDED);
+  ASSERT_TRUE(frameworkAdded);
+  EXPECT_EQ(frameworkAdded->framework_added().framework().framework_info().name(), "http test");
+  EXPECT_TRUE(ops.waitFor<OperatorEvent>(OperatorEvent::HEARTBEAT, 2s));
+  framework.hangUp();  // disconnected: FRAMEWORK_UPDATED
+  EXPECT_TRUE(ops.waitFor<OperatorEvent>(OperatorEvent::FRAMEWORK_UPDATED));
+
+  // The same stream in protobuf.
+  mesos::v1::master::Call call;
+  call.set_type(mesos::v1::master::Call::SUBSCRIBE);
+  StreamClient pb(port, "/api/v1", call.SerializeAsString(), kProtobuf, kProtobuf);
+  ASSERT_EQ(pb.status, 200);
+  auto first = pb.nextEvent<OperatorEvent>();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->type(), OperatorEvent::SUBSCRIBED);
+  EXPECT_EQ(first->subscribed().get_state().get_agents().agents_size(), 1);
+  EXPECT_FALSE(ops.chunkMismatch);
+  EXPECT_FALSE(pb.chunkMismatch);
+}
+
+TEST_F(MasterHttpTest, UpdateFrameworkAndDrainAgentInJson) {
+  std::string agentId;
+  auto agent = registerAgent(&agentId);
+  StreamClient framework(port, "/api/v1/scheduler", subscribeJson(), kJson);
+  ASSERT_EQ(framework.status, 200);
+  auto subscribed = framework.nextEvent<Event>();
+  ASSERT_TRUE(subscribed);
+  std::string frameworkId = subscribed->subscribed().framework_id().value();
+  std::string update = R"({"type":"UPDATE_FRAMEWORK","framework_id":{"value":")" + frameworkId +
+                       R"("},"update_framework":{"framework_info":{"id":{"value":")" + frameworkId +
+                       R"("},"user":"tester","name":"renamed","failover_timeout":100,
+                       "capabilities":[{"type":"MULTI_ROLE"}],"roles":["web"]}}})";
+  auto reply = schedulerCall(framework.streamId, update);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto offers = framework.waitFor<Event>(Event::OFFERS);
+  ASSERT_TRUE(offers);
+  EXPECT_EQ(offers->offers().offers(0).allocation_info().role(), "web");
+  reply = post(port, "/api/v1", R"({"type":"GET_FRAMEWORKS"})");
+  EXPECT_NE(reply.body.find("\"renamed\""), std::string::npos) << reply.body;
+
+  reply = post(port, "/api/v1", R"({"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":")" +
+                                    agentId + R"("},"max_grace_period":{"nanoseconds":1000000000}}})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_TRUE(framework.waitFor<Event>(Event::RESCIND));
+  // No tasks: DRAINED at the master's next tick.
+  for (int i = 0; i < 40; ++i) {
+    reply = post(port, "/api/v1", R"({"type":"GET_AGENTS"})");
+    if (reply.body.find("\"DRAINED\"") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(reply.body.find("\"drain_info\""), std::string::npos) << reply.body;
+  EXPECT_NE(reply.body.find("\"DRAINED\""), std::string::npos) << reply.body;
+  reply = post(port, "/api/v1", R"({"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"web","weight":2}]}})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  reply = post(port, "/api/v1", R"({"type":"GET_WEIGHTS"})");
+  EXPECT_NE(reply.body.find("\"web\""), std::string::npos) << reply.body;
 }
 
 }  // namespace

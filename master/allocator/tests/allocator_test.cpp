@@ -286,5 +286,42 @@ TEST(OfferBook, TakeIsOnce) {
   EXPECT_EQ(taken.size(), 1u);
 }
 
+TEST_F(AllocatorTest, RoleChangeKeepsTheOldRoleUntilItsResourcesComeBack) {
+  ASSERT_TRUE(allocator.addFramework("f1", {"a"}));
+  addAgents(2);
+  auto first = allocator.allocate();
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_TRUE(allocator.updateFramework("f1", {"b"}, {}));
+  // Still holding role a's resources: role a keeps its share.
+  EXPECT_GT(allocator.roleShare("a"), 0.0);
+  allocator.recoverResources("f1", "a", "agent0", first[0].resources);
+  auto second = allocator.allocate();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].role, "b");
+  allocator.recoverResources("f1", "a", "agent1", first[1].resources);
+  EXPECT_EQ(allocator.roleShare("a"), 0.0);
+  EXPECT_FALSE(allocator.updateFramework("nope", {"b"}, {}));
+  // Suppressed roles are set exactly, not added to.
+  ASSERT_TRUE(allocator.updateFramework("f1", {"b"}, {"b"}));
+  EXPECT_TRUE(allocator.allocate().empty());
+  ASSERT_TRUE(allocator.updateFramework("f1", {"b"}, {}));
+  EXPECT_EQ(allocator.allocate().size(), 1u);
+}
+
+TEST_F(AllocatorTest, FrameworkMinimumSkipsSmallAgentsForThatFrameworkOnly) {
+  ASSERT_TRUE(allocator.addFramework("big", {"*"}));
+  allocator.setMinAllocatable("big", {{"*", {R("cpus:8")}}});
+  addAgents(1, "cpus:4;mem:4096");
+  EXPECT_TRUE(allocator.allocate().empty());
+  ASSERT_TRUE(allocator.addFramework("small", {"*"}));
+  auto got = allocator.allocate();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].frameworkId, "small");
+  addAgents(1, "cpus:8;mem:4096");
+  got = allocator.allocate();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].frameworkId, "big");
+}
+
 }  // namespace
 }  // namespace nucleo::master
