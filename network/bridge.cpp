@@ -106,6 +106,13 @@ Result<BridgeInfo> ensureBridge(os::netlink::Socket& host, const BridgeConfig& c
   return BridgeInfo{created, gateway};
 }
 
+// A lease or port claim is live while its container is: by the request's
+// predicate, else while the owner path exists; without an owner, always.
+bool leaseAlive(const Request& req, const Lease& lease) {
+  if (req.alive) return req.alive(lease);
+  return lease.owner.empty() || fs::exists(lease.owner);
+}
+
 std::string portPath(const std::string& stateDir, const PortMapping& p) {
   return fmt::format("{}/ports/{}-{}", stateDir, p.protocol, p.hostPort);
 }
@@ -133,7 +140,7 @@ Status claimPort(const Request& req, const std::string& id, const PortMapping& p
         if (auto* o = v.as_object().if_contains("owner"); o && o->is_string()) holder.owner = o->as_string().c_str();
       }
     }
-    if (!req.alive || req.alive(holder) || attempt > 0)
+    if (leaseAlive(req, holder) || attempt > 0)
       return Error{EADDRINUSE, fmt::format("host port {}/{} is already published by container \"{}\"",
                                            p.hostPort, p.protocol, holder.container)};
     ::unlink(path.c_str());
@@ -173,7 +180,7 @@ Result<Attachment> attachBridge(const std::string& id, const std::string& netnsP
   TRY_ASSIGN(auto host, os::netlink::Socket::open());
   TRY_ASSIGN(BridgeInfo br, ensureBridge(host, cfg));
   Ipam ipam(cfg.stateDir + "/" + cfg.name, br.gateway, br.gateway.address);
-  if (req.alive) TRY(ipam.reclaim(req.alive));
+  TRY(ipam.reclaim([&req](const Lease& l) { return leaseAlive(req, l); }));
 
   Attachment att;
   att.mode = Mode::Bridge;

@@ -63,8 +63,10 @@ struct Request {
   std::string ifName = "eth0";
   BridgeConfig bridge;
   CniConfig cni;
-  // IPAM: `owner` is stored in the lease; before allocating, leases for which
-  // `alive` returns false are reclaimed (no reclaim when it is empty).
+  // IPAM: `owner` is stored in leases and port claims; before allocating,
+  // those whose container is gone are reclaimed: by `alive` when set, else
+  // when their owner is a path that no longer exists (so pass a path that
+  // lives exactly as long as the container, e.g. its state directory).
   std::string owner;
   std::function<bool(const Lease&)> alive;
 };
