@@ -13,6 +13,7 @@
 
 #include "base/fs.hpp"
 #include "network/command.hpp"
+#include "network/network.hpp"
 
 namespace nucleo::network {
 namespace {
@@ -190,6 +191,25 @@ TEST_F(NetworkTest, ROOT_CniPluginsConnectPublishAndCleanUp) {
   auto state = fs::readFile(tmp_ + "/root/c-cni/state.json");
   ASSERT_TRUE(state);
   EXPECT_NE(state->find("10.232.0."), std::string::npos) << *state;
+  // CNI CHECK of a recorded attachment passes while its container runs
+  // (plugins run from a thread in the test's host namespace). Without ports:
+  // Debian's portmap 1.1.1 fails CHECK of its own IPv4-only rules ("could not
+  // check ipv6 dnat").
+  startServer("c-chk", flags, "sleep 30");
+  auto chkState = fs::readFile(tmp_ + "/root/c-chk/state.json");
+  ASSERT_TRUE(chkState);
+  auto record = json::parse(*chkState).as_object();
+  auto attachment = Attachment::fromJson(record.at("network").as_string().c_str());
+  ASSERT_TRUE(attachment) << attachment.error().message;
+  EXPECT_EQ(attachment->ips.size(), 1u);
+  std::string netns = fmt::format("/proc/{}/ns/net", record.at("pid").to_number<int>());
+  Status checked = Error{0, "not run"};
+  std::thread([&] {
+    if (::setns(hostNs_, CLONE_NEWNET) == 0) checked = check(*attachment, netns);
+  }).join();
+  EXPECT_TRUE(checked) << checked.error().message;
+  ASSERT_EQ(sh(nucleo("delete --force c-chk")).exitCode, 0);
+
   auto r = sh("for i in 1 2 3 4 5 6 7 8 9 10; do busybox nc -w 2 127.0.0.1 18082 </dev/null && break; sleep 0.1; done");
   EXPECT_NE(r.out.find("reply-via-cni"), std::string::npos) << r.out << r.err;
 
