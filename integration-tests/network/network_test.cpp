@@ -173,6 +173,16 @@ TEST_F(NetworkTest, ROOT_DeleteAndFailedCreateLeaveNothingBehind) {
       << outside.err;
   auto unknown = detached((fmt::format("create --network overlay -b {} c-unk", bundle("true"))));
   EXPECT_NE(unknown.err.find("unknown network 'overlay'"), std::string::npos) << unknown.err;
+  // A failure at the last step (the DNAT rules: no such nft table) undoes
+  // the veth, the address and the port claim made before it.
+  std::string flags = bridgeFlags();
+  flags.replace(flags.find("--nft-table ntest"), 17, "--nft-table nosuchtable");
+  auto late = detached(fmt::format("create {} -p 18082:82 -b {} c-late", flags, bundle("sleep 30")));
+  EXPECT_NE(late.exitCode, 0);
+  EXPECT_NE(late.err.find("publish ports: nft:"), std::string::npos) << late.err;
+  auto links = sh("ip -o link");
+  EXPECT_EQ(links.out.find(" nv", links.out.find(" nv") + 1), std::string::npos) << links.out;  // c-del's only
+  EXPECT_EQ(sh(fmt::format("ls {}/state/ports", tmp_)).out, "tcp-18081\n");
   auto list = sh(nucleo("list -q"));
   EXPECT_EQ(list.out, "c-del\n");
   auto leases = sh(fmt::format("ls {}/state/ntbr0", tmp_));
