@@ -136,6 +136,24 @@ TEST_F(NetworkTest, ROOT_NoneHasOnlyLoopbackUp) {
   EXPECT_NE(r.out.find("UP"), std::string::npos) << r.out;
 }
 
+TEST_F(NetworkTest, ROOT_HostSharesTheHostsLinksAndAnnotationsChooseTheNetwork) {
+  ASSERT_EQ(sh("ip link add ntdummy0 type veth peer name ntdummy1").exitCode, 0);
+  auto host = sh(nucleo(fmt::format("run --network host -b {} c-host", bundle("cat /proc/net/dev"))));
+  ASSERT_EQ(host.exitCode, 0) << host.err;
+  EXPECT_NE(host.out.find("ntdummy0"), std::string::npos) << host.out;
+
+  // The bundle's config asks for the bridge (annotation); flags only say which.
+  std::string dir = bundle("ip addr");
+  auto config = json::parse(*fs::readFile(dir + "/config.json")).as_object();
+  config["annotations"] = json::object{{"org.nucleo.network", "bridge"}};
+  ASSERT_TRUE(fs::writeFileAtomic(dir + "/config.json", json::serialize(config)));
+  std::string flags = bridgeFlags();
+  flags.erase(0, std::string("--network bridge ").size());
+  auto annotated = sh(nucleo(fmt::format("run {} -b {} c-annot", flags, dir)));
+  ASSERT_EQ(annotated.exitCode, 0) << annotated.err;
+  EXPECT_NE(annotated.out.find("inet 10.231.0.2/24"), std::string::npos) << annotated.out;
+}
+
 TEST_F(NetworkTest, ROOT_BridgedContainersReachEachOtherAndTheHost) {
   startServer("c-a", bridgeFlags() + " --ip 10.231.0.10", "nc -l -p 7000 -e echo reply-from-a");
   auto r = sh(fmt::format(
