@@ -1,5 +1,6 @@
 // Bridge mode: a veth pair per container on a Linux bridge, an address from
 // the bridge's subnet, masquerade out and DNAT in for published ports.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
@@ -117,6 +118,20 @@ std::string portPath(const std::string& stateDir, const PortMapping& p) {
   return fmt::format("{}/ports/{}-{}", stateDir, p.protocol, p.hostPort);
 }
 
+Lease readClaim(const std::string& path) {
+  Lease holder{{0}, "", ""};
+  auto text = fs::readFile(path);
+  if (!text) return holder;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(*text, ec);
+  if (ec || !v.is_object()) return holder;
+  if (auto* c = v.as_object().if_contains("container"); c && c->is_string())
+    holder.container = c->as_string().c_str();
+  if (auto* o = v.as_object().if_contains("owner"); o && o->is_string())
+    holder.owner = o->as_string().c_str();
+  return holder;
+}
+
 // Claims host ports with O_EXCL files; a claim whose container is gone (by
 // the request's `alive`) is taken over.
 Status claimPort(const Request& req, const std::string& id, const PortMapping& p) {
@@ -131,15 +146,7 @@ Status claimPort(const Request& req, const std::string& id, const PortMapping& p
       return ok();
     }
     if (errno != EEXIST) return Error::fromErrno("claim port '" + path + "'");
-    Lease holder{{0}, "", ""};
-    if (auto text = fs::readFile(path)) {
-      boost::system::error_code ec;
-      auto v = boost::json::parse(*text, ec);
-      if (!ec && v.is_object()) {
-        if (auto* c = v.as_object().if_contains("container"); c && c->is_string()) holder.container = c->as_string().c_str();
-        if (auto* o = v.as_object().if_contains("owner"); o && o->is_string()) holder.owner = o->as_string().c_str();
-      }
-    }
+    Lease holder = readClaim(path);
     if (leaseAlive(req, holder) || attempt > 0)
       return Error{EADDRINUSE, fmt::format("host port {}/{} is already published by container \"{}\"",
                                            p.hostPort, p.protocol, holder.container)};
@@ -170,7 +177,45 @@ Status configureInside(const UniqueFd& netns, const std::string& ifName, const I
   return nl::addRoute(s, std::nullopt, gateway, eth);
 }
 
+// Port claims whose container is gone: removed, with that container's rules.
+Result<std::vector<Lease>> reclaimPorts(const BridgeConfig& cfg,
+                                        const std::function<bool(const Lease&)>& alive) {
+  std::vector<Lease> released;
+  std::string dir = cfg.stateDir + "/ports";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return released;
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  ::closedir(d);
+  for (const auto& name : names) {
+    Lease holder = readClaim(dir + "/" + name);
+    if (!holder.container.empty() && alive(holder)) continue;
+    ::unlink((dir + "/" + name).c_str());
+    if (!holder.container.empty()) TRY(deleteTagged(cfg.table, ruleTag(holder.container)));
+    released.push_back(std::move(holder));
+  }
+  return released;
+}
+
+Result<std::vector<Lease>> reclaimLocked(const BridgeConfig& cfg,
+                                         const std::function<bool(const Lease&)>& alive) {
+  Ipam ipam(cfg.stateDir + "/" + cfg.name, Ipv4Net{}, Ipv4{});
+  TRY_ASSIGN(auto leases, ipam.reclaim(alive));
+  TRY_ASSIGN(auto ports, reclaimPorts(cfg, alive));
+  leases.insert(leases.end(), ports.begin(), ports.end());
+  return leases;
+}
+
 }  // namespace
+
+Result<std::vector<Lease>> reclaimBridge(const BridgeConfig& cfg,
+                                         const std::function<bool(const Lease&)>& alive) {
+  TRY_ASSIGN(UniqueFd lock, lockState(cfg.stateDir));
+  Request req;
+  req.alive = alive;
+  return reclaimLocked(cfg, [&req](const Lease& l) { return leaseAlive(req, l); });
+}
 
 Result<Attachment> attachBridge(const std::string& id, const std::string& netnsPath,
                                 const Request& req) {
@@ -180,7 +225,7 @@ Result<Attachment> attachBridge(const std::string& id, const std::string& netnsP
   TRY_ASSIGN(auto host, os::netlink::Socket::open());
   TRY_ASSIGN(BridgeInfo br, ensureBridge(host, cfg));
   Ipam ipam(cfg.stateDir + "/" + cfg.name, br.gateway, br.gateway.address);
-  TRY(ipam.reclaim([&req](const Lease& l) { return leaseAlive(req, l); }));
+  TRY(reclaimLocked(cfg, [&req](const Lease& l) { return leaseAlive(req, l); }));
 
   Attachment att;
   att.mode = Mode::Bridge;

@@ -10,6 +10,8 @@ namespace nucleo::network::internal {
 Result<Attachment> attachBridge(const std::string& containerId, const std::string& netnsPath,
                                 const Request& request);
 Status detachBridge(const Attachment& attachment);
+Result<std::vector<Lease>> reclaimBridge(const BridgeConfig& config,
+                                         const std::function<bool(const Lease&)>& alive);
 
 Result<Attachment> attachCni(const std::string& containerId, const std::string& netnsPath,
                              const Request& request);

@@ -179,6 +179,11 @@ Status detach(const Attachment& a, const std::string& netnsPath) {
   return ok();
 }
 
+Result<std::vector<Lease>> reclaim(const BridgeConfig& config,
+                                   const std::function<bool(const Lease&)>& alive) {
+  return internal::reclaimBridge(config, alive);
+}
+
 Status check(const Attachment& a, const std::string& netnsPath) {
   try {
     if (a.mode == Mode::Cni) return internal::checkCni(a, netnsPath);

@@ -100,6 +100,11 @@ Result<Attachment> attach(const std::string& containerId, const std::string& net
 // `netnsPath`: the namespace if it still exists (CNI plugins then also remove
 // the links inside it); empty once the container is gone.
 Status detach(const Attachment& attachment, const std::string& netnsPath = "");
+// What an agent calls at start-up: releases the leases and published ports
+// (with their DNAT rules) of the bridge's containers that are gone, judged by
+// `alive`, else by their owner path (see Request::owner). Returns them.
+Result<std::vector<Lease>> reclaim(const BridgeConfig& config,
+                                   const std::function<bool(const Lease&)>& alive = {});
 // CNI CHECK for a cni attachment (a no-op for the other modes).
 Status check(const Attachment& attachment, const std::string& netnsPath);
 

@@ -144,6 +144,26 @@ TEST(Ipam, RestartReclaimsLeasesOfContainersThatAreGone) {
   EXPECT_EQ(next->str(), "10.77.0.3");
 }
 
+TEST(Network, ReclaimAtStartUpReleasesLeasesOfGoneOwners) {
+  TempDir t;
+  BridgeConfig cfg;
+  cfg.name = "br-x";
+  cfg.stateDir = t.path;
+  std::string liveOwner = t.path + "/alive-owner";
+  ASSERT_TRUE(fs::makeDirs(liveOwner));
+  Ipam ipam(t.path + "/br-x", *Ipv4Net::parse("10.77.0.0/24"), *Ipv4::parse("10.77.0.1"));
+  ASSERT_TRUE(ipam.allocate("live", liveOwner));
+  ASSERT_TRUE(ipam.allocate("gone", t.path + "/gone-owner"));
+  ASSERT_TRUE(ipam.allocate("unowned", ""));  // unknown owner: kept
+  auto released = reclaim(cfg);
+  ASSERT_TRUE(released) << released.error().message;
+  ASSERT_EQ(released->size(), 1u);
+  EXPECT_EQ((*released)[0].container, "gone");
+  auto left = ipam.leases();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->size(), 2u);
+}
+
 TEST(NetworkParse, ModesAndPorts) {
   EXPECT_EQ(parseMode("bridge")->mode, Mode::Bridge);
   auto cni = parseMode("cni:mynet");
