@@ -86,6 +86,27 @@ void Commands::registerFor(CLI::App& app, int argc, char** argv) {
   }
 }
 
+// Network flags of create and run (containerizer/container_network.hpp).
+static void addNetworkFlags(CLI::App* cmd, containerizer::NetworkOptions& n) {
+  cmd->add_option("--network", n.mode, "none, host, bridge or cni:NAME (default: from config.json)");
+  cmd->add_option("-p,--publish", n.publish, "HOSTPORT:CONTAINERPORT[/tcp|udp], repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--ip", n.ip, "with --network bridge: this address");
+  cmd->add_option("--bridge", n.bridge.name, "bridge name")->capture_default_str();
+  cmd->add_option_function<std::string>("--subnet", [&n](const std::string& v) {
+    auto net = os::net::Ipv4Net::parse(v);
+    if (!net) throw CLI::ValidationError("--subnet", net.error().message);
+    n.bridge.subnet = *net;
+  }, "bridge subnet when the bridge is made (default: a free one of 10.88.0.0/16...)");
+  cmd->add_option("--nft-table", n.bridge.table, "nftables table (family inet)")->capture_default_str();
+  cmd->add_option("--network-state", n.bridge.stateDir, "leases and published ports")
+      ->capture_default_str();
+  cmd->add_option("--cni-config-dir", n.cni.configDir)->capture_default_str();
+  cmd->add_option_function<std::string>("--cni-plugin-dir", [&n](const std::string& v) {
+    n.cni.pluginDirs = strings::split(v, ':', true);
+  }, "CNI plugin directories, colon-separated (default /usr/lib/cni:/opt/cni/bin)");
+}
+
 static void addCreateFlags(CLI::App* cmd, containerizer::CreateOptions& o) {
   cmd->add_option("-b,--bundle", o.bundle, "bundle directory (default: current directory)");
   cmd->add_option("--pid-file", o.pidFile, "file to write the init's pid to");
@@ -93,6 +114,7 @@ static void addCreateFlags(CLI::App* cmd, containerizer::CreateOptions& o) {
   cmd->add_flag("--no-pivot", o.noPivot, "use chroot instead of pivot_root");
   cmd->add_flag("--no-new-keyring", o.noNewKeyring, "accepted: no session keyring is made");
   cmd->add_option("--preserve-fds", o.preserveFds, "pass N extra fds (3..3+N-1)");
+  addNetworkFlags(cmd, o.network);
   cmd->add_option("id", o.id, "container id")->required();
 }
 

@@ -59,6 +59,7 @@ struct LaunchRequest {
   std::string consoleSocket;  // path (create/run --detach with a terminal)
   bool ownTerminal = false;   // foreground `run` with a terminal: we get the master
   int preserveFds = 0;
+  bool hostNetwork = false;   // --network host: no new network namespace, whatever the config says
 };
 
 struct Launched {

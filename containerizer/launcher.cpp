@@ -225,6 +225,9 @@ static Result<InitPlan> buildPlan(const LaunchRequest& req, const oci::Spec& spe
 Result<Launched> launchContainer(const LaunchRequest& req) {
   Launched out;
   TRY_ASSIGN(out.spec, oci::loadSpec(req.bundle));
+  if (req.hostNetwork) std::erase_if(out.spec.linux.namespaces, [](const oci::Namespace& n) {
+    return n.type == "network" && n.path.empty();
+  });
   const oci::Spec& spec = out.spec;
   TRY_ASSIGN(InitPlan plan, buildPlan(req, spec));
   plan.spec = &spec;

@@ -14,12 +14,14 @@
 
 #include "base/fs.hpp"
 #include "base/logging.hpp"
+#include "containerizer/container_network.hpp"
 #include "containerizer/foreground.hpp"
 #include "containerizer/hooks.hpp"
 #include "containerizer/launch.hpp"
 #include "containerizer/sync.hpp"
 #include "linux/cgroup.hpp"
 #include "linux/process.hpp"
+#include "network/network.hpp"
 
 namespace nucleo::containerizer {
 namespace {
@@ -80,9 +82,29 @@ struct Reservation {
 Runtime::Runtime(std::string root, std::string cgroupParent)
     : store_(std::move(root)), cgroupParent_(std::move(cgroupParent)) {}
 
+// Sets up the network of a launched container (its namespace is the init's);
+// returns the attachment JSON for the record, "" when there is none.
+static Result<std::string> attachNetwork(const StateStore& store, const CreateOptions& options,
+                                         const Launched& launched) {
+  TRY_ASSIGN(auto request, networkRequest(options.network, launched.spec, store.dir(options.id)));
+  if (!request) return std::string();
+  std::string netns = fmt::format("/proc/{}/ns/net", launched.pid);
+  TRY_ASSIGN(network::Attachment attachment, network::attach(options.id, netns, *request));
+  logging::get("runtime")->debug("container_id={} network={} ips={}", options.id,
+                                 network::modeName(attachment.mode), fmt::join(attachment.ips, ","));
+  return attachment.toJson();
+}
+
+static void detachNetwork(const std::string& json, const std::string& netns) {
+  if (json.empty()) return;
+  auto attachment = network::Attachment::fromJson(json);
+  if (attachment) warnIfFailed(network::detach(*attachment, netns));
+}
+
 static Result<Launched> launchAndRecord(const StateStore& store, const CreateOptions& options,
                                         const std::string& cgroupParent, bool useFifo,
                                         bool ownTerminal) {
+  TRY(validateNetworkOptions(options.network));
   LaunchRequest req;
   req.id = options.id;
   TRY_ASSIGN(req.bundle, absoluteBundle(options.bundle));
@@ -94,6 +116,7 @@ static Result<Launched> launchAndRecord(const StateStore& store, const CreateOpt
   req.consoleSocket = options.consoleSocket;
   req.ownTerminal = ownTerminal;
   req.preserveFds = options.preserveFds;
+  req.hostNetwork = options.network.mode == "host";
   TRY_ASSIGN(Launched launched, launchContainer(req));
   ContainerRecord record;
   record.id = options.id;
@@ -106,11 +129,17 @@ static Result<Launched> launchAndRecord(const StateStore& store, const CreateOpt
   record.created = nowRfc3339();
   record.owner = ownerName();
   record.annotations = launched.spec.annotations;
-  Status saved = store.save(record);
+  auto attached = attachNetwork(store, options, launched);
+  Status saved = attached ? Status() : Status(std::move(attached).error());
+  if (saved) {
+    record.network = *attached;
+    saved = store.save(record);
+  }
   if (saved && !options.pidFile.empty())
     saved = fs::writeFileAtomic(options.pidFile, std::to_string(launched.pid), 0644,
                                  fs::Durability::Volatile);
   if (!saved) {
+    if (attached) detachNetwork(*attached, fmt::format("/proc/{}/ns/net", launched.pid));
     ::kill(launched.pid, SIGKILL);
     if (auto cg = openCgroup(record)) (void)cg->destroy();
     return std::move(saved).error();
@@ -225,7 +254,7 @@ Status Runtime::kill(const std::string& id, int signal, bool all) {
 }
 
 Status Runtime::cleanup(const ContainerRecord& record, const oci::Spec* spec,
-                        os::Cgroup* cgroup) {
+                        os::Cgroup* cgroup, bool force) {
   std::optional<oci::Spec> loadedSpec;
   if (!spec) {
     if (auto s = oci::loadSpec(record.bundle)) loadedSpec = std::move(*s);
@@ -245,6 +274,16 @@ Status Runtime::cleanup(const ContainerRecord& record, const oci::Spec* spec,
     auto left = cgroup->pids();
     if (!left || !left->empty()) (void)cgroup->killAll(SIGKILL);
     TRY(cgroup->destroy().context("delete container \"{}\"", record.id));
+  }
+  if (!record.network.empty()) {
+    // The init is gone, and with its namespace the container's end of the
+    // network: no namespace path is passed (its pid may be reused).
+    auto attachment = network::Attachment::fromJson(record.network);
+    Status detached = attachment ? network::detach(*attachment) : Status(std::move(attachment).error());
+    if (!detached) {
+      if (!force) return std::move(detached).error().context("delete container \"{}\": network", record.id);
+      warnIfFailed(detached);
+    }
   }
   return store_.remove(record.id);
 }
@@ -269,7 +308,7 @@ Status Runtime::remove(const std::string& id, bool force) {
     if (!waitGone(record.pid, record.startTime, std::chrono::seconds(10)))
       return Error::make("container \"{}\": init {} did not exit after SIGKILL", id, record.pid);
   }
-  return cleanup(record);
+  return cleanup(record, nullptr, nullptr, force);
 }
 
 Result<std::vector<ContainerSummary>> Runtime::list() {

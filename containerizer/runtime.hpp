@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "containerizer/container_network.hpp"
 #include "containerizer/state_store.hpp"
 #include "linux/cgroup.hpp"
 #include "linux/cgroup_stats.hpp"
@@ -27,6 +28,7 @@ struct CreateOptions {
   bool noPivot = false;
   bool noNewKeyring = false;
   int preserveFds = 0;
+  NetworkOptions network;  // set up between create and start (container_network.hpp)
 };
 
 struct ExecOptions {
@@ -84,8 +86,10 @@ class Runtime {
   Result<ContainerStatus> statusOf(const ContainerRecord& record);
   // Poststop hooks, the cgroup (killing what is left in it) and the state.
   // `spec` and `cgroup` save reloading them when the caller has them.
+  // A network that cannot be torn down keeps the record (so that `delete` can
+  // be retried) unless `force`.
   Status cleanup(const ContainerRecord& record, const oci::Spec* spec = nullptr,
-                 os::Cgroup* cgroup = nullptr);
+                 os::Cgroup* cgroup = nullptr, bool force = false);
 
   StateStore store_;
   std::string cgroupParent_;

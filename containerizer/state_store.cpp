@@ -50,6 +50,7 @@ nucleo::Status StateStore::save(const ContainerRecord& r) const {
   boost::json::object annotations;
   for (const auto& [k, v] : r.annotations) annotations[k] = v;
   o["annotations"] = std::move(annotations);
+  if (!r.network.empty()) o["network"] = r.network;
   return fs::writeFileAtomic(dir(r.id) + "/state.json", boost::json::serialize(o), 0600,
                              fs::Durability::Volatile);
 }
@@ -79,6 +80,7 @@ Result<ContainerRecord> StateStore::load(const std::string& id) const {
     r.owner = o.at("owner").as_string().c_str();
     for (const auto& kv : o.at("annotations").as_object())
       r.annotations[std::string(kv.key())] = kv.value().as_string().c_str();
+    if (auto* n = o.if_contains("network")) r.network = n->as_string().c_str();
   } catch (const std::exception& e) {
     return Error::make("container \"{}\": corrupt state file: {}", id, e.what());
   }

@@ -24,6 +24,7 @@ struct ContainerRecord {
   std::string created;         // RFC 3339, UTC
   std::string owner;           // user name of the creator, as runc lists it
   std::map<std::string, std::string> annotations;
+  std::string network;         // network::Attachment JSON; "" when none was set up
 };
 
 enum class ContainerStatus { Creating, Created, Running, Paused, Stopped };
