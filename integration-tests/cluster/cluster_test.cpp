@@ -15,6 +15,7 @@
 
 #include "base/fs.hpp"
 #include "integration-tests/cluster/cluster.hpp"
+#include "sdk/http_client.hpp"
 #include "sdk/resources.hpp"
 
 namespace nucleo::e2e {
