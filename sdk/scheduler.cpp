@@ -105,9 +105,30 @@ class SchedulerDriver::Impl {
     return std::chrono::milliseconds(jitter(rng_));
   }
 
+  void queueAcknowledgement(const mesos::v1::TaskStatus& status) {
+    if (!status.has_uuid() || status.uuid().empty()) return;
+    Call call;
+    call.set_type(Call::ACKNOWLEDGE);
+    *call.mutable_acknowledge()->mutable_agent_id() = status.agent_id();
+    *call.mutable_acknowledge()->mutable_task_id() = status.task_id();
+    call.mutable_acknowledge()->set_uuid(status.uuid());
+    calls_.push_back(std::move(call));
+    callWakeup_.cancel();
+  }
+
   asio::awaitable<void> subscriptionLoop() {
     while (!stopped_) {
       std::string why = co_await subscribeOnce();
+      if (stopAfterCalls_) {
+        // After TEARDOWN the master closes the stream: that is the end, once
+        // the calls before it are sent.
+        while (!stopped_ && !calls_.empty()) {
+          asio::steady_timer wait(ioc_, 20ms);
+          co_await wait.async_wait(kUseErr);
+        }
+        shutdownNow(Status{});
+        break;
+      }
       bool wasSubscribed = streamId_.has_value();
       streamId_.reset();
       if (stopped_) break;
@@ -215,7 +236,9 @@ class SchedulerDriver::Impl {
         break;
       case Event::UPDATE:
         scheduler_.update(driver_, event.update().status());
-        if (options_.implicitAcknowledgements) driver_.acknowledge(event.update().status());
+        // Queued at once, not posted: a stop(teardown) from the callback,
+        // which is posted, must come after this acknowledgement.
+        if (options_.implicitAcknowledgements) queueAcknowledgement(event.update().status());
         break;
       case Event::MESSAGE:
         scheduler_.message(driver_, event.message().agent_id(), event.message().executor_id(),

@@ -191,7 +191,8 @@ void Framework::offers(sdk::SchedulerDriver& driver, const std::vector<mesos::v1
   for (const auto& offer : offers) {
     auto available = offer.resources();
     std::vector<mesos::v1::Offer::Operation> operations;
-    for (auto launch = pending_.begin(); launch != pending_.end();) {
+    for (auto launch = pending_.begin();
+         launch != pending_.end() && operations.size() < maxLaunchesPerOffer;) {
       auto attempt = available;
       Launch fitted = *launch;
       bool fits = true;

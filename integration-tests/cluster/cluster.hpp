@@ -95,6 +95,7 @@ class Framework : public sdk::Scheduler {
   int subscriptions();
   std::string frameworkId();
   double declineRefuseSeconds = 1;
+  size_t maxLaunchesPerOffer = 1000;
 
   void subscribed(sdk::SchedulerDriver&, const mesos::v1::scheduler::Event::Subscribed&) override;
   void offers(sdk::SchedulerDriver& driver, const std::vector<mesos::v1::Offer>& offers) override;

@@ -174,9 +174,13 @@ TEST_F(ClusterTest, ROOT_TwoFrameworksGetDrfShares) {
   startCluster();
   // Dominant shares: A's tasks take 1/4 of the cpus, B's 1/4 of the memory.
   // DRF gives each framework three tasks; a first-come order would not.
+  // One task per offer and no decline filter: every allocation goes to the
+  // framework with the lower dominant share.
   Framework a, b;
-  a.declineRefuseSeconds = 0.2;
-  b.declineRefuseSeconds = 0.2;
+  for (Framework* f : {&a, &b}) {
+    f->declineRefuseSeconds = 0;
+    f->maxLaunchesPerOffer = 1;
+  }
   for (int i = 0; i < 4; ++i) {
     a.queue({{commandTask("a" + std::to_string(i), "sleep 600", 1, 128, false)}, {}, {}});
     b.queue({{commandTask("b" + std::to_string(i), "sleep 600", 0.25, 1024, false)}, {}, {}});
@@ -220,7 +224,7 @@ TEST_F(ClusterTest, ROOT_NucleoExecuteStreamsOutputAndExitsWithTheTaskCode) {
   auto printed = fs::readFile(listing);
   ASSERT_TRUE(printed);
   EXPECT_NE(printed->find("127.0.0.1"), std::string::npos) << *printed;
-  EXPECT_NE(printed->find("hello"), std::string::npos) << *printed;
+  EXPECT_NE(printed->find("ID"), std::string::npos) << *printed;
 }
 
 }  // namespace
