@@ -461,6 +461,19 @@ void Master::disconnect(Framework& framework) {
   logging::get("master")->info("framework disconnected framework_id={}", framework.id);
 }
 
+void Master::rememberCompleted(const Framework& framework) {
+  constexpr size_t kMaxCompletedFrameworks = 50;
+  CompletedFramework record{framework.info, {}};
+  record.tasks.assign(framework.completedTasks.begin(), framework.completedTasks.end());
+  // Tasks still running are killed with the framework (SHUTDOWN_FRAMEWORK).
+  for (const auto& [taskId, task] : framework.tasks) {
+    record.tasks.push_back(task.task);
+    if (!isTerminal(task.task.state())) record.tasks.back().set_state(mesos::v1::TASK_KILLED);
+  }
+  completedFrameworkRecords_.push_back(std::move(record));
+  if (completedFrameworkRecords_.size() > kMaxCompletedFrameworks) completedFrameworkRecords_.pop_front();
+}
+
 void Master::removeFramework(const std::string& id) {
   auto it = frameworks_.find(id);
   if (it == frameworks_.end()) return;
@@ -478,6 +491,7 @@ void Master::removeFramework(const std::string& id) {
     framework.stream->close();
   }
   completedFrameworks_.insert(id);
+  rememberCompleted(framework);
   publishFrameworkRemoved(framework.info);
   frameworks_.erase(it);
   allocationDue_ = true;

@@ -230,6 +230,7 @@ class Master {
   // frameworks
   void disconnect(Framework& framework);
   void removeFramework(const std::string& id);
+  void rememberCompleted(const Framework& framework);
   void sendEvent(Framework& framework, const mesos::v1::scheduler::Event& event);
   void rescindOffers(const std::function<bool(const OfferRecord&)>& pred, bool notify);
   Framework* findFramework(const std::string& id);
@@ -248,6 +249,14 @@ class Master {
   OfferBook offers_;
   std::unordered_map<std::string, Framework> frameworks_;
   std::set<std::string> completedFrameworks_;
+  // The last removed frameworks with their tasks, newest last (Mesos keeps
+  // --max_completed_frameworks = 50): what GET_FRAMEWORKS, GET_TASKS and
+  // /state show after a framework is torn down. Not kept across restarts.
+  struct CompletedFramework {
+    mesos::v1::FrameworkInfo info;
+    std::vector<mesos::v1::Task> tasks;
+  };
+  std::deque<CompletedFramework> completedFrameworkRecords_;
   std::unordered_map<std::string, Agent> agents_;
   std::map<const EventStream*, std::string> streamOwners_;  // stream -> "f:<id>" / "a:<id>"
   uint64_t nextFramework_ = 0;

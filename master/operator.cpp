@@ -254,8 +254,16 @@ void Master::fillState(OperatorResponse::GetState* state) const {
 
 void Master::fillFrameworks(OperatorResponse::GetFrameworks* out) const {
   for (const auto& [id, framework] : frameworks_) fillFramework(framework, out->add_frameworks());
+  std::set<std::string> described;
+  for (const auto& record : completedFrameworkRecords_) {
+    auto* completed = out->add_completed_frameworks();
+    *completed->mutable_framework_info() = record.info;
+    described.insert(record.info.id().value());
+  }
+  // Removed before this master started: only their ids are known.
   for (const auto& id : completedFrameworks_)
-    out->add_completed_frameworks()->mutable_framework_info()->mutable_id()->set_value(id);
+    if (!described.count(id))
+      out->add_completed_frameworks()->mutable_framework_info()->mutable_id()->set_value(id);
 }
 
 void Master::fillFramework(const Framework& framework,
@@ -296,6 +304,8 @@ void Master::fillTasks(OperatorResponse::GetTasks* out) const {
     }
     for (const auto& task : framework.completedTasks) *out->add_completed_tasks() = task;
   }
+  for (const auto& record : completedFrameworkRecords_)
+    for (const auto& task : record.tasks) *out->add_completed_tasks() = task;
 }
 
 void Master::fillExecutors(OperatorResponse::GetExecutors* out) const {

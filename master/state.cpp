@@ -77,7 +77,22 @@ std::string Master::stateJson() const {
   }
   state["frameworks"] = std::move(frameworks);
   boost::json::array completed;
-  for (const auto& id : completedFrameworks_) completed.push_back(boost::json::object{{"id", id}});
+  std::set<std::string> described;
+  for (const auto& record : completedFrameworkRecords_) {
+    boost::json::array tasks;
+    for (const auto& task : record.tasks)
+      tasks.push_back(boost::json::object{{"id", task.task_id().value()},
+                                          {"name", task.name()},
+                                          {"framework_id", record.info.id().value()},
+                                          {"slave_id", task.agent_id().value()},
+                                          {"state", mesos::v1::TaskState_Name(task.state())}});
+    completed.push_back(boost::json::object{{"id", record.info.id().value()},
+                                            {"name", record.info.name()},
+                                            {"completed_tasks", std::move(tasks)}});
+    described.insert(record.info.id().value());
+  }
+  for (const auto& id : completedFrameworks_)
+    if (!described.count(id)) completed.push_back(boost::json::object{{"id", id}});
   state["completed_frameworks"] = std::move(completed);
   boost::json::array agents;
   int64_t active = 0;

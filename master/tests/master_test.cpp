@@ -386,6 +386,18 @@ TEST_F(MasterTest, TeardownRemovesTheFrameworkAndTellsAgents) {
   EXPECT_EQ(agent->ofType(nucleo::agent::Event::SHUTDOWN_FRAMEWORK).size(), 1u);
   EXPECT_NE(master.metricsText().find("nucleo_master_frameworks{state=\"completed\"} 1"),
             std::string::npos);
+  // The removed framework and its task stay visible to operators.
+  mesos::v1::master::Call getTasks;
+  getTasks.set_type(mesos::v1::master::Call::GET_TASKS);
+  auto tasks = master.operatorCall(getTasks).response.get_tasks();
+  ASSERT_EQ(tasks.completed_tasks_size(), 1);
+  EXPECT_EQ(tasks.completed_tasks(0).task_id().value(), "t1");
+  EXPECT_EQ(tasks.completed_tasks(0).state(), mesos::v1::TASK_KILLED);
+  mesos::v1::master::Call getFrameworks;
+  getFrameworks.set_type(mesos::v1::master::Call::GET_FRAMEWORKS);
+  auto frameworks = master.operatorCall(getFrameworks).response.get_frameworks();
+  ASSERT_EQ(frameworks.completed_frameworks_size(), 1);
+  EXPECT_FALSE(frameworks.completed_frameworks(0).framework_info().name().empty());
 }
 
 TEST_F(MasterTest, ReaderThatDoesNotKeepUpIsDisconnected) {
