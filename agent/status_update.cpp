@@ -186,6 +186,7 @@ Result<bool> StatusUpdateManager::acknowledge(const std::string& frameworkId,
             .context("checkpoint acknowledgement of task '{}'", taskId));
   }
   bool terminal = isTerminal(stream.pending.front().state());
+  stream.acked = stream.pending.front();
   stream.pending.erase(stream.pending.begin());
   stream.sent = false;
   if (terminal) {
@@ -215,6 +216,7 @@ Status StatusUpdateManager::recover(const std::string& frameworkId, const std::s
       continue;
     }
     if (stream.pending.empty() || stream.pending.front().uuid() != record.uuid) continue;
+    stream.acked = stream.pending.front();
     if (isTerminal(stream.pending.front().state())) {
       stream.terminalAcked = true;
       stream.pending.clear();
@@ -254,6 +256,13 @@ std::optional<mesos::v1::TaskStatus> StatusUpdateManager::latest(
   auto it = streams_.find({frameworkId, taskId});
   if (it == streams_.end()) return std::nullopt;
   return it->second.latest;
+}
+
+std::optional<mesos::v1::TaskStatus> StatusUpdateManager::lastAcked(
+    const std::string& frameworkId, const std::string& taskId) const {
+  auto it = streams_.find({frameworkId, taskId});
+  if (it == streams_.end()) return std::nullopt;
+  return it->second.acked;
 }
 
 size_t StatusUpdateManager::pending() const {

@@ -89,6 +89,9 @@ class StatusUpdateManager {
   // The latest state the task reached (the last update added), if any.
   std::optional<mesos::v1::TaskStatus> latest(const std::string& frameworkId,
                                               const std::string& taskId) const;
+  // The last update the master acknowledged: what it knows of the task.
+  std::optional<mesos::v1::TaskStatus> lastAcked(const std::string& frameworkId,
+                                                 const std::string& taskId) const;
   // Updates not acknowledged yet, over all tasks.
   size_t pending() const;
   // Forgets a task's stream (after its executor run is garbage collected).
@@ -101,6 +104,7 @@ class StatusUpdateManager {
     mesos::v1::FrameworkID frameworkId;
     std::vector<mesos::v1::TaskStatus> pending;  // front is in flight
     std::optional<mesos::v1::TaskStatus> latest;
+    std::optional<mesos::v1::TaskStatus> acked;
     std::string checkpointPath;
     bool terminalAcked = false;
     bool sent = false;
