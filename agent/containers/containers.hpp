@@ -24,6 +24,8 @@
 
 namespace nucleo::agent {
 
+struct PodNamespaces;
+
 struct ContainersOptions {
   std::string workDir;         // <workDir>/containers/<id>/ holds bundle, state, exit status
   std::string runtimeBinary;   // the `nucleo` CLI used to create/start/kill/delete
@@ -66,9 +68,11 @@ class Containers {
  public:
   explicit Containers(ContainersOptions options);
 
-  // Creates the pod's shared network, IPC and UTS namespaces (held by a small
-  // process under its own supervisor). Idempotent per podId.
-  Status createPod(const std::string& podId);
+  // Creates the pod's shared IPC and UTS namespaces, and with ownNetwork a
+  // network namespace with only loopback up (otherwise the pod uses the
+  // host's network), held by a supervisor in pause mode; the pod's hostname is
+  // its id (up to 63 characters). Idempotent per podId.
+  Status createPod(const std::string& podId, bool ownNetwork = false);
   Status destroyPod(const std::string& podId);
 
   // Prepares the bundle, starts the supervisor, which creates and starts the
@@ -104,6 +108,16 @@ class Containers {
   Result<Usage> usage(const std::string& containerId);
 
  private:
+  std::string containerDir(const std::string& id) const;
+  std::string podDir(const std::string& podId) const;
+  std::string runtimeRoot() const;
+  Result<pid_t> launchIn(const ContainerLaunch& launch, const std::string& dir);
+  // A pidfd of the container's supervisor while it runs; nullopt when gone.
+  Result<std::optional<UniqueFd>> supervisorOf(const std::string& id);
+  Result<ContainerExit> recordLostExit(const std::string& id);
+  Status killCgroup(const std::string& cgroup);
+  Result<PodNamespaces> podNamespaces(const std::string& podId);
+
   ContainersOptions options_;
 };
 

@@ -1,0 +1,88 @@
+// Pods: a supervisor in pause mode holds the pod's UTS and IPC (and maybe
+// network) namespaces; task containers join them by /proc/<pid>/ns paths.
+#include <signal.h>
+
+#include "agent/containers/container_files.hpp"
+#include "agent/containers/containers.hpp"
+#include "agent/containers/spec_builder.hpp"
+#include "agent/containers/supervisor_protocol.hpp"
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+#include "linux/process.hpp"
+
+namespace nucleo::agent {
+namespace {
+
+namespace sv = supervisor;
+
+constexpr const char* NET_FILE = "net";
+
+Status validatePodId(const std::string& id) {
+  bool ok = !id.empty() && id.size() <= 128 && id != "." && id != "..";
+  for (char c : id) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+  if (!ok) return Error::make("pod id '{}': expected [A-Za-z0-9_.-]{{1,128}}", id);
+  return {};
+}
+
+// A hostname is at most 63 characters; '_' and '.' are not label characters.
+std::string hostnameOf(const std::string& podId) {
+  std::string h = podId.substr(0, 63);
+  for (char& c : h)
+    if (c == '_' || c == '.') c = '-';
+  return h;
+}
+
+Result<std::optional<std::pair<pid_t, UniqueFd>>> pauseOf(const std::string& dir) {
+  auto text = fs::readFile(dir + "/" + sv::SUPERVISOR_FILE);
+  if (!text) return std::optional<std::pair<pid_t, UniqueFd>>();
+  TRY_ASSIGN(auto sid, detail::parseSupervisorId(*text));
+  TRY_ASSIGN(auto pidfd, detail::openIfSame(sid));
+  if (!pidfd) return std::optional<std::pair<pid_t, UniqueFd>>();
+  return std::optional(std::make_pair(sid.pid, std::move(*pidfd)));
+}
+
+}  // namespace
+
+std::string Containers::podDir(const std::string& podId) const { return options_.workDir + "/pods/" + podId; }
+
+Status Containers::createPod(const std::string& podId, bool ownNetwork) {
+  TRY(validatePodId(podId));
+  std::string dir = podDir(podId);
+  TRY_ASSIGN(auto running, pauseOf(dir));
+  if (running) return {};
+  TRY(fs::removeAll(dir));
+  TRY(fs::makeDirs(dir, 0700));
+  if (ownNetwork) TRY(fs::writeFileAtomic(dir + "/" + NET_FILE, "own\n", 0600, fs::Durability::Volatile));
+  std::vector<std::string> argv = {options_.supervisorBinary, "pause", "--dir", dir, "--hostname", hostnameOf(podId)};
+  if (ownNetwork) argv.push_back("--net");
+  auto report = detail::startSupervisorProcess(argv);
+  if (!report) {
+    (void)fs::removeAll(dir);
+    return std::move(report).error().context("create pod '{}'", podId);
+  }
+  return {};
+}
+
+Status Containers::destroyPod(const std::string& podId) {
+  TRY(validatePodId(podId));
+  std::string dir = podDir(podId);
+  TRY_ASSIGN(auto running, pauseOf(dir));
+  if (running) {
+    TRY(os::pidfdSignal(running->second, SIGTERM));
+    if (!detail::waitPidfd(running->second, 5000)) (void)os::pidfdSignal(running->second, SIGKILL);
+  }
+  return fs::removeAll(dir);
+}
+
+Result<PodNamespaces> Containers::podNamespaces(const std::string& podId) {
+  TRY(validatePodId(podId));
+  std::string dir = podDir(podId);
+  TRY_ASSIGN(auto running, pauseOf(dir));
+  if (!running) return Error::make("pod '{}': not running (createPod first)", podId);
+  std::string proc = "/proc/" + std::to_string(running->first) + "/ns/";
+  PodNamespaces ns{proc + "ipc", proc + "uts", ""};
+  if (fs::exists(dir + "/" + NET_FILE)) ns.net = proc + "net";
+  return ns;
+}
+
+}  // namespace nucleo::agent
