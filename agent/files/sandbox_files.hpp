@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,9 +24,17 @@ struct FileEntry {
   std::string uid, gid;
 };
 
+// Errors carry an errno-style code for the HTTP layer: ENOENT (no such
+// attached path or file: 404), EINVAL (bad offset/length, "..", not a regular
+// file: 400), EACCES (a link leads out of the sandbox or is a /proc magic
+// link: 403), ENOTDIR/EISDIR (browse of a file, read of a directory: 400).
+// Thread-safe for concurrent const calls; attach/detach need exclusion.
 class SandboxFiles {
  public:
-  // Maps a virtual path prefix (e.g. "/frameworks/F/executors/E/runs/latest"
+  // The most one read returns (Mesos caps at 16 pages; clients page on).
+  static constexpr uint64_t MAX_READ_BYTES = 1 << 20;
+
+  // Maps a virtual path prefix (normalized: no trailing '/') (e.g. "/frameworks/F/executors/E/runs/latest"
   // or the sandbox path itself, as Mesos does) to a host directory.
   void attach(const std::string& virtualPath, const std::string& hostDir);
   void detach(const std::string& virtualPath);
@@ -35,12 +44,24 @@ class SandboxFiles {
     uint64_t offset = 0;
     std::string data;
   };
-  // Reads up to `length` bytes at `offset`; offset -1 returns the file's size
-  // in Chunk.offset with no data (Mesos's way to tail a file).
+  // Reads up to `length` bytes (-1: as much as allowed, capped at
+  // MAX_READ_BYTES) at `offset`; offset -1 returns the file's size in
+  // Chunk.offset with no data (Mesos's way to tail a file); an offset past
+  // the end returns no data and the size as offset. Regular files only.
   Result<Chunk> read(const std::string& path, int64_t offset, int64_t length) const;
   // browse/read results as the JSON Mesos's /files endpoints answer.
   static std::string browseJson(const std::vector<FileEntry>& entries);
   static std::string readJson(const Chunk& chunk);
+  // A client path split at the attached root that holds it.
+  struct Target {
+    std::string virtualPath;  // normalized: "/a/b"
+    std::string hostRoot;
+    std::string inner;  // inside hostRoot, "" for the root itself
+  };
+  // Maps a client path to its attached root (longest prefix); ".." is
+  // EINVAL, no attached prefix ENOENT.
+  Result<Target> resolve(const std::string& path) const;
+
  private:
   std::map<std::string, std::string> roots_;
 };
