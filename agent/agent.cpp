@@ -405,7 +405,6 @@ ContainerLaunch Agent::taskLaunch(const ExecRec& ex, const TaskRec& task,
                                              task.info.resources().end());
   launch.resources = mergeScalars(resources);
   auto& env = launch.environment;
-  env["MESOS_SANDBOX"] = "/mnt/mesos/sandbox";
   env["MESOS_TASK_ID"] = task.info.task_id().value();
   env["MESOS_FRAMEWORK_ID"] = ex.frameworkId;
   env["MESOS_EXECUTOR_ID"] = ex.info.executor_id().value();
@@ -482,7 +481,6 @@ std::map<std::string, std::string> Agent::executorEnvironment(const FwRec& fw,
   env["MESOS_SLAVE_ID"] = agentId_;
   env["MESOS_CONTAINER_ID"] = ex.containerId;
   env["MESOS_DIRECTORY"] = ex.sandbox;
-  env["MESOS_SANDBOX"] = "/mnt/mesos/sandbox";
   env["MESOS_AGENT_ENDPOINT"] = fmt::format("{}:{}", options_.ip, info_.port());
   env["MESOS_CHECKPOINT"] = fw.info.checkpoint() ? "1" : "0";
   env["MESOS_HTTP_COMMAND_EXECUTOR"] = "0";
