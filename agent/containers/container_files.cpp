@@ -56,7 +56,8 @@ std::string formatExit(const ContainerExit& exit) {
 }
 
 std::string formatMeta(const ContainerMeta& meta) {
-  return "cgroup " + meta.cgroup + "\nmount " + (meta.imageMount.empty() ? "-" : meta.imageMount) + "\n";
+  return "cgroup " + meta.cgroup + "\nmount " + (meta.imageMount.empty() ? "-" : meta.imageMount) + "\nhostfs " +
+         (meta.hostRootfs ? "1" : "0") + "\n";
 }
 
 Result<ContainerMeta> parseMeta(std::string_view text) {
@@ -67,6 +68,7 @@ Result<ContainerMeta> parseMeta(std::string_view text) {
     std::string key = line.substr(0, space), value = line.substr(space + 1);
     if (key == "cgroup") meta.cgroup = value;
     else if (key == "mount") meta.imageMount = value == "-" ? "" : value;
+    else if (key == "hostfs") meta.hostRootfs = value == "1";
   }
   if (meta.cgroup.empty()) return Error::make("meta record: no cgroup line");
   return meta;

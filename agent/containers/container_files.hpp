@@ -32,6 +32,7 @@ std::string formatExit(const ContainerExit& exit);
 struct ContainerMeta {
   std::string cgroup;      // normalised cgroup path
   std::string imageMount;  // the image store's container id, "" for the host fs
+  bool hostRootfs = false;  // bundle/rootfs is a bind of the host's /
 };
 std::string formatMeta(const ContainerMeta& meta);
 Result<ContainerMeta> parseMeta(std::string_view text);

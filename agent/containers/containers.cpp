@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/containers/container_files.hpp"
+#include "agent/containers/host_rootfs.hpp"
 #include "agent/containers/spec_builder.hpp"
 #include "agent/containers/supervisor_protocol.hpp"
 #include "base/fs.hpp"
@@ -109,17 +110,19 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
   ContainerMeta meta;
   TRY_ASSIGN(meta.cgroup, os::Cgroup::normalizePath(options_.cgroupParent + "/" + l.containerId));
   if (image) meta.imageMount = imageMountId(l.containerId);
+  else meta.hostRootfs = true;
   std::string bundle = dir + "/" + sv::BUNDLE_DIR;
   TRY(fs::makeDirs(options_.workDir + "/containers", 0700));
   TRY(fs::makeDirs(bundle, 0700));
   TRY(fs::writeFileAtomic(dir + "/" + sv::META_FILE, detail::formatMeta(meta), 0600, fs::Durability::Volatile));
   SpecContext ctx;
-  ctx.rootfs = "/";
+  ctx.rootfs = bundle + "/rootfs";
+  TRY(fs::makeDirs(ctx.rootfs, 0755));
   if (image) {
-    ctx.rootfs = bundle + "/rootfs";
-    TRY(fs::makeDirs(ctx.rootfs, 0755));
     TRY(store->mountRootfs(*image, meta.imageMount, ctx.rootfs));
     ctx.image = &image->config;
+  } else {
+    TRY(mountHostRootfs(ctx.rootfs));
   }
   TRY_ASSIGN(ctx.user, resolveUser(l, image ? &*image : nullptr, ctx.rootfs));
   ctx.cgroupsPath = meta.cgroup;
@@ -239,6 +242,14 @@ Status Containers::destroy(const std::string& id) {
       auto store = images::ImageStore::open(options_.imageStoreRoot);
       keep(store ? store->unmountRootfs(meta->imageMount) : Status(std::move(store).error()));
     }
+    if (meta->hostRootfs) keep(unmountHostRootfs(dir + "/" + sv::BUNDLE_DIR + "/rootfs"));
+  }
+  // Never recurse into a file system still mounted there (the host's / for
+  // a host-filesystem container).
+  auto mounted = hasMountsUnder(dir);
+  if (!mounted || *mounted) {
+    keep(Error::make("'{}' still has mounts under it; left in place", dir));
+    return std::move(first).error().context("destroy '{}'", id);
   }
   keep(fs::removeAll(dir));
   if (!first) return std::move(first).error().context("destroy '{}'", id);

@@ -54,7 +54,9 @@ struct ContainerExit {
   int waitStatus = 0;        // as from waitpid(2)
   bool oomKilled = false;    // the cgroup's OOM killer killed a process of it
   bool killedByRequest = false;  // kill() was called before it exited
-  std::string message;       // a human reason when it failed to start
+  // Why there is no real status: when the supervisor died without recording
+  // the exit, this says so and waitStatus reads as killed by SIGKILL.
+  std::string message;
 };
 
 struct ContainerInfoOnDisk {

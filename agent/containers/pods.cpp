@@ -1,6 +1,7 @@
 // Pods: a supervisor in pause mode holds the pod's UTS and IPC (and maybe
 // network) namespaces; task containers join them by /proc/<pid>/ns paths.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "agent/containers/container_files.hpp"
 #include "agent/containers/containers.hpp"
@@ -51,7 +52,9 @@ Status Containers::createPod(const std::string& podId, bool ownNetwork) {
   TRY_ASSIGN(auto running, pauseOf(dir));
   if (running) return {};
   TRY(fs::removeAll(dir));
-  TRY(fs::makeDirs(dir, 0700));
+  TRY(fs::makeDirs(dir + "/shm", 0700));
+  // /dev/shm semantics for every task of the pod.
+  if (::chmod((dir + "/shm").c_str(), 01777) != 0) return Error::fromErrno("chmod '" + dir + "/shm'");
   if (ownNetwork) TRY(fs::writeFileAtomic(dir + "/" + NET_FILE, "own\n", 0600, fs::Durability::Volatile));
   std::vector<std::string> argv = {options_.supervisorBinary, "pause", "--dir", dir, "--hostname", hostnameOf(podId)};
   if (ownNetwork) argv.push_back("--net");
@@ -80,7 +83,7 @@ Result<PodNamespaces> Containers::podNamespaces(const std::string& podId) {
   TRY_ASSIGN(auto running, pauseOf(dir));
   if (!running) return Error::make("pod '{}': not running (createPod first)", podId);
   std::string proc = "/proc/" + std::to_string(running->first) + "/ns/";
-  PodNamespaces ns{proc + "ipc", proc + "uts", ""};
+  PodNamespaces ns{proc + "ipc", proc + "uts", "", dir + "/shm"};
   if (fs::exists(dir + "/" + NET_FILE)) ns.net = proc + "net";
   return ns;
 }

@@ -199,6 +199,9 @@ Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecCon
   if (!ctx.user.additionalGids.empty()) user["additionalGids"] = json::value_from(ctx.user.additionalGids);
   process["user"] = user;
   process["capabilities"] = capabilitiesJson(launch, ctx.user);
+  // As in Mesos, tasks inherit the agent's rlimits (rlimit_info is not in
+  // our ContainerInfo); the default spec's NOFILE 1024 is too low for many.
+  process.erase("rlimits");
   root["root"] = {{"path", ctx.rootfs}, {"readonly", hostFs}};
   if (ctx.pod) root.erase("hostname");  // the pod's UTS namespace has it
   else root["hostname"] = hostnameOf(launch);
@@ -206,6 +209,10 @@ Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecCon
   if (hostFs) {
     mounts.push_back(json::object{{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
                       {"options", {"nosuid", "nodev", "mode=1777"}}});
+  }
+  if (ctx.pod && !ctx.pod->shm.empty()) {
+    for (auto& m : mounts)
+      if (m.as_object()["destination"] == "/dev/shm") m = bindJson(ctx.pod->shm, "/dev/shm");
   }
   mounts.push_back(bindJson(launch.sandbox, sandboxInside));
   auto& linux = root["linux"].as_object();

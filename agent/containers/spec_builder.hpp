@@ -19,6 +19,7 @@ namespace nucleo::agent {
 struct PodNamespaces {
   std::string ipc, uts;
   std::string net;  // empty: the host's network
+  std::string shm;  // a host directory shared as /dev/shm (POSIX shm)
 };
 
 // What Containers resolved before the spec can be written.

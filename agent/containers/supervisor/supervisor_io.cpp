@@ -26,8 +26,20 @@ int writeAll(int fd, const char* data, size_t length) {
   return 0;
 }
 
+// The task owns the sandbox and may have put a symlink, a FIFO (which would
+// block the open) or a hard link where the log goes: only a regular file
+// with one link is written to.
 int openLog(int dirfd, const char* name) {
-  return ::openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+  int fd = ::openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                    0644);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    ::close(fd);
+    errno = EPERM;
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace

@@ -252,7 +252,8 @@ pid_t createAndStart(Container& c, int outW, int errW) {
   char pidFile[4096], bundle[4096], msg[600];
   std::snprintf(pidFile, sizeof pidFile, "%s/%s", a.dir, sv::INIT_PID_FILE);
   std::snprintf(bundle, sizeof bundle, "%s/%s", a.dir, sv::BUNDLE_DIR);
-  const char* argv[] = {a.runtime, "--root", a.root, "create", "--bundle", bundle, "--pid-file", pidFile, a.id, nullptr};
+  const char* argv[] = {a.runtime,  "--root",   a.root, "create", "--bundle",
+                        bundle,     "--pid-file", pidFile, a.id,   nullptr};
   pid_t pid = sv::spawn(const_cast<char* const*>(argv), -1, outW, errW);
   int st = pid < 0 ? -1 : sv::waitFor(pid);
   const char* step = "create";
@@ -282,7 +283,8 @@ int runContainer(const Args& a) {
       c.err.open(sandbox, "stderr", a.maxLogBytes) != 0)
     return report("error sandbox '%s': cannot open stdout/stderr there\n", a.sandbox), 1;
   int outP[2], errP[2];
-  if (::pipe2(outP, O_CLOEXEC) != 0 || ::pipe2(errP, O_CLOEXEC) != 0) return report("error pipe: %s\n", std::strerror(errno)), 1;
+  if (::pipe2(outP, O_CLOEXEC) != 0 || ::pipe2(errP, O_CLOEXEC) != 0)
+    return report("error pipe: %s\n", std::strerror(errno)), 1;
   c.outFd = outP[0];
   c.errFd = errP[0];
   c.timerFd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);

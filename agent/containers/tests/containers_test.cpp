@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "agent/containers/containers.hpp"
+#include "agent/containers/host_rootfs.hpp"
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "linux/cgroup.hpp"
@@ -59,6 +61,8 @@ class ContainersTest : public ::testing::Test {
     if (auto layout = os::CgroupLayout::detect()) {
       if (auto cg = os::Cgroup::open(*layout, options_.cgroupParent)) (void)cg->destroy();
     }
+    auto mounted = hasMountsUnder(base_);
+    if (!mounted || *mounted) return ADD_FAILURE() << "mounts left under " << base_ << "; not removed";
     (void)fs::removeAll(base_);
   }
 
@@ -98,6 +102,24 @@ class ContainersTest : public ::testing::Test {
     return exit && *exit ? **exit : ContainerExit{};
   }
 
+  std::string containerFile(const std::string& id, const std::string& name) {
+    return options_.workDir + "/containers/" + id + "/" + name;
+  }
+
+  pid_t supervisorPid(const std::string& id) {
+    auto parts = strings::split(slurp(containerFile(id, "supervisor")), ' ');
+    return parts.empty() ? 0 : static_cast<pid_t>(strings::toInt(parts[0]).value_or(0));
+  }
+
+  // Polls until the file has content (the container got that far).
+  bool waitForContent(const std::string& path, int timeoutMs = 10000) {
+    for (int waited = 0; waited < timeoutMs; waited += 50) {
+      if (!slurp(path).empty()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
   std::string base_;
   ContainersOptions options_;
   std::optional<Containers> containers_;
@@ -106,7 +128,10 @@ class ContainersTest : public ::testing::Test {
 
 TEST_F(ContainersTest, ROOT_EchoFromImageGoesToSandboxStdout) {
   auto l = imageLaunch("echo", "echo hi; echo oops >&2; echo $MESOS_SANDBOX; pwd");
+  auto start = std::chrono::steady_clock::now();
   auto pid = launch(l);
+  std::printf("launch took %lld ms\n", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - start).count()));
   ASSERT_TRUE(pid) << pid.error().message;
   EXPECT_GT(*pid, 0);
   auto exit = waitExit("echo");
@@ -116,6 +141,32 @@ TEST_F(ContainersTest, ROOT_EchoFromImageGoesToSandboxStdout) {
   EXPECT_FALSE(exit.killedByRequest);
   EXPECT_EQ(slurp(l.sandbox + "/stdout"), "hi\n/mnt/mesos/sandbox\n/mnt/mesos/sandbox\n");
   EXPECT_EQ(slurp(l.sandbox + "/stderr"), "oops\n");
+}
+
+TEST_F(ContainersTest, ROOT_UserHostnameEnvAndLimitsReachTheProcess) {
+  auto l = imageLaunch("user", "id; hostname; echo $GREETING $MESOS_TASK_ID; cat /sys/fs/cgroup/memory/memory.limit_in_bytes");
+  l.command.set_user("user");
+  auto* v = l.command.mutable_environment()->add_variables();
+  v->set_name("GREETING");
+  v->set_value("hello");
+  l.environment["MESOS_TASK_ID"] = "t-1";
+  l.container->set_hostname("web-1");
+  mesos::v1::Resource mem;
+  mem.set_name("mem");
+  mem.set_type(mesos::v1::Value::SCALAR);
+  mem.mutable_scalar()->set_value(64);
+  l.resources = {mem};
+  auto pid = launch(l);
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto exit = waitExit("user");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0) << slurp(l.sandbox + "/stderr");
+  auto lines = strings::split(slurp(l.sandbox + "/stdout"), '\n', true);
+  ASSERT_GE(lines.size(), 3u) << slurp(l.sandbox + "/stdout");
+  EXPECT_EQ(lines[0], "uid=1000(user) gid=100(users) groups=2000(extra)") << "from the image's /etc/passwd and /etc/group";
+  EXPECT_EQ(lines[1], "web-1");
+  EXPECT_EQ(lines[2], "hello t-1");
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[3], std::to_string(64 << 20)) << "the cgroup's memory limit";
 }
 
 TEST_F(ContainersTest, ROOT_FailingCommandReportsItsExitCode) {
@@ -178,6 +229,244 @@ TEST_F(ContainersTest, ROOT_FailedLaunchLeavesNothingBehind) {
   EXPECT_EQ(std::system(("test -z \"$(ls -A " + options_.imageStoreRoot + "/containers 2>/dev/null)\"").c_str()), 0)
       << "no overlay left";
   EXPECT_NE(std::system("pgrep -f '[n]ucleo-supervisor container .*badpath' >/dev/null"), 0) << "no supervisor left";
+}
+
+TEST_F(ContainersTest, ROOT_MemoryLimitExceededIsOomKilled) {
+  auto l = imageLaunch("oom", "dd if=/dev/zero of=/dev/null bs=200M count=1 && echo survived");
+  mesos::v1::Resource mem;
+  mem.set_name("mem");
+  mem.set_type(mesos::v1::Value::SCALAR);
+  mem.mutable_scalar()->set_value(32);
+  l.resources = {mem};
+  ASSERT_TRUE(launch(l));
+  auto exit = waitExit("oom");
+  EXPECT_TRUE(exit.oomKilled);
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), "") << "dd was killed, so the shell never echoed";
+  auto usage = containers_->usage("oom");
+  ASSERT_TRUE(usage) << usage.error().message;
+  EXPECT_EQ(usage->memoryLimitBytes, 32u << 20);
+}
+
+TEST_F(ContainersTest, ROOT_LogsRotatePastMaxBytes) {
+  options_.maxLogBytes = 1000;
+  containers_.emplace(options_);
+  // 2500 bytes: 1000 go to the first file, 1000 to the second (which becomes
+  // stdout.1, replacing the first), 500 stay in stdout.
+  auto l = imageLaunch("logs", "for i in $(seq 1 25); do printf '%099d\n' $i; done");
+  ASSERT_TRUE(launch(l));
+  auto exit = waitExit("logs");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0);
+  std::string current = slurp(l.sandbox + "/stdout"), rotated = slurp(l.sandbox + "/stdout.1");
+  EXPECT_EQ(current.size(), 500u);
+  EXPECT_EQ(rotated.size(), 1000u);
+  EXPECT_EQ(rotated.substr(0, 100), std::string(97, '0') + "11\n");
+  EXPECT_EQ(current.substr(400), std::string(97, '0') + "25\n");
+}
+
+TEST_F(ContainersTest, ROOT_SurvivesSigkillOfItsOwnerAndIsRecovered) {
+  auto l = imageLaunch("survivor", "echo started; while [ ! -e go ]; do sleep 0.1; done; exit 5");
+  launched_.push_back(l.containerId);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t owner = ::fork();
+  if (owner == 0) {
+    // A stand-in agent: launches, tells the parent, waits to be SIGKILLed.
+    ::setpgid(0, 0);
+    Containers mine(options_);
+    auto pid = mine.launch(l);
+    int value = pid ? *pid : -1;
+    (void)!::write(fds[1], &value, sizeof value);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  int initPid = 0;
+  ASSERT_EQ(::read(fds[0], &initPid, sizeof initPid), static_cast<ssize_t>(sizeof initPid));
+  ::close(fds[0]);
+  ASSERT_GT(initPid, 0);
+  ASSERT_TRUE(waitForContent(l.sandbox + "/stdout"));
+  ASSERT_EQ(::kill(-owner, SIGKILL), 0) << "the owner's whole process group";
+  ASSERT_EQ(::waitpid(owner, nullptr, 0), owner);
+  std::this_thread::sleep_for(200ms);
+
+  Containers recovered(options_);
+  auto all = recovered.recover();
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].containerId, "survivor");
+  EXPECT_EQ((*all)[0].phase, ContainerPhase::Running);
+  EXPECT_EQ((*all)[0].pid, initPid);
+  EXPECT_EQ(::kill(initPid, 0), 0) << "the container still runs";
+
+  ASSERT_TRUE(fs::writeFileAtomic(l.sandbox + "/go", "", 0644));
+  auto exit = waitExit("survivor");
+  ASSERT_TRUE(WIFEXITED(exit.waitStatus));
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 5);
+  auto after = recovered.recover();
+  ASSERT_TRUE(after);
+  EXPECT_EQ((*after)[0].phase, ContainerPhase::Exited);
+}
+
+TEST_F(ContainersTest, ROOT_SupervisorKilledIsReportedAndItsContainerKilled) {
+  auto l = imageLaunch("orphan", "echo started; sleep 1000");
+  auto pid = launch(l);
+  ASSERT_TRUE(pid);
+  ASSERT_TRUE(waitForContent(l.sandbox + "/stdout"));
+  pid_t sup = supervisorPid("orphan");
+  ASSERT_GT(sup, 0);
+  ASSERT_EQ(::kill(sup, SIGKILL), 0);
+  std::this_thread::sleep_for(300ms);
+  auto all = containers_->recover();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].phase, ContainerPhase::Exited);
+  ASSERT_TRUE((*all)[0].exit);
+  EXPECT_NE((*all)[0].exit->message.find("supervisor died"), std::string::npos) << (*all)[0].exit->message;
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(50ms)) gone = ::kill(*pid, 0) != 0;
+  EXPECT_TRUE(gone) << "its container was killed";
+}
+
+TEST_F(ContainersTest, ROOT_PodSharesUtsIpcAndShmNotPid) {
+  ASSERT_TRUE(containers_->createPod("pod-a"));
+  pods_.push_back("pod-a");
+  ASSERT_TRUE(containers_->createPod("pod-a")) << "idempotent";
+  std::string report = "hostname; readlink /proc/self/ns/uts; readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid; ";
+  auto first = imageLaunch("pod-1", "echo hello > /dev/shm/msg; " + report + "while [ ! -e go ]; do sleep 0.1; done");
+  first.podId = "pod-a";
+  auto second = imageLaunch("pod-2", "cat /dev/shm/msg; " + report);
+  second.podId = "pod-a";
+  auto p1 = launch(first);
+  ASSERT_TRUE(p1) << p1.error().message;
+  ASSERT_TRUE(waitForContent(first.sandbox + "/stdout"));
+  ASSERT_TRUE(launch(second));
+  auto exit2 = waitExit("pod-2");
+  EXPECT_EQ(WEXITSTATUS(exit2.waitStatus), 0) << slurp(second.sandbox + "/stderr");
+  ASSERT_TRUE(fs::writeFileAtomic(first.sandbox + "/go", "", 0644));
+  waitExit("pod-1");
+  auto a = strings::split(slurp(first.sandbox + "/stdout"), '\n', true);
+  auto b = strings::split(slurp(second.sandbox + "/stdout"), '\n', true);
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 5u);
+  EXPECT_EQ(b[0], "hello") << "POSIX shm is shared";
+  EXPECT_EQ(a[0], "pod-a");
+  EXPECT_EQ(b[1], "pod-a") << "same hostname";
+  EXPECT_EQ(a[1], b[2]) << "same UTS namespace";
+  EXPECT_EQ(a[2], b[3]) << "same IPC namespace";
+  EXPECT_NE(a[3], b[4]) << "separate pid namespaces";
+  ASSERT_TRUE(containers_->destroyPod("pod-a"));
+  auto orphan = imageLaunch("pod-3", "true");
+  orphan.podId = "pod-a";
+  EXPECT_FALSE(launch(orphan)) << "the pod is gone";
+}
+
+TEST_F(ContainersTest, ROOT_PodWithItsOwnNetwork) {
+  ASSERT_TRUE(containers_->createPod("pod-net", true));
+  pods_.push_back("pod-net");
+  auto l = imageLaunch("net-1", "ls /sys/class/net; ping -c 1 -W 1 127.0.0.1 >/dev/null && echo lo-up");
+  l.podId = "pod-net";
+  auto pid = launch(l);
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto exit = waitExit("net-1");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0) << slurp(l.sandbox + "/stderr");
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), "lo\nlo-up\n") << "only loopback, and it is up";
+}
+
+TEST_F(ContainersTest, ROOT_LogFileReplacedBySymlinkIsNotFollowed) {
+  options_.maxLogBytes = 100;
+  containers_.emplace(options_);
+  std::string victim = base_ + "/victim";
+  ASSERT_TRUE(fs::writeFileAtomic(victim, "untouched\n", 0644));
+  // After the first rotation the task swaps stdout for a symlink; the
+  // supervisor must not write through it.
+  auto l = imageLaunch("evil", "printf '%0100d' 1; sleep 0.2; rm -f stdout; ln -s " + victim +
+                                   " stdout; printf '%0300d' 2");
+  l.workingDir = "/mnt/mesos/sandbox";
+  ASSERT_TRUE(launch(l));
+  auto exit = waitExit("evil");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0);
+  EXPECT_EQ(slurp(victim), "untouched\n");
+}
+
+TEST_F(ContainersTest, ROOT_DefaultCapsAndSeccompOrWhatLinuxInfoAsks) {
+  auto helper = [&](const std::string& id) {
+    auto l = imageLaunch(id, "");
+    l.command.set_shell(false);
+    l.command.set_value("/bin/nucleo-test-helper");
+    for (const char* a : {"nucleo-test-helper", "--try-syscall", "keyctl"}) l.command.add_arguments(a);
+    return l;
+  };
+  auto plain = helper("caps-default");
+  auto custom = helper("caps-custom");
+  auto* li = custom.container->mutable_linux_info();
+  li->mutable_bounding_capabilities()->add_capabilities(mesos::v1::CapabilityInfo::NET_ADMIN);
+  li->mutable_effective_capabilities()->add_capabilities(mesos::v1::CapabilityInfo::NET_ADMIN);
+  li->mutable_seccomp()->set_unconfined(true);
+  ASSERT_TRUE(launch(plain));
+  ASSERT_TRUE(launch(custom));
+  waitExit("caps-default");
+  waitExit("caps-custom");
+  std::string a = slurp(plain.sandbox + "/stdout"), b = slurp(custom.sandbox + "/stdout");
+  EXPECT_NE(a.find("\"CapEff\":\"00000000a80425fb\""), std::string::npos) << "Docker's default set: " << a;
+  EXPECT_NE(a.find("\"seccomp\":2"), std::string::npos) << a;
+  EXPECT_NE(a.find("EPERM"), std::string::npos) << "keyctl is denied: " << a;
+  EXPECT_NE(b.find("\"CapEff\":\"0000000000001000\""), std::string::npos) << "CAP_NET_ADMIN only: " << b;
+  EXPECT_NE(b.find("\"CapBnd\":\"0000000000001000\""), std::string::npos) << b;
+  EXPECT_NE(b.find("\"seccomp\":0"), std::string::npos) << b;
+}
+
+TEST_F(ContainersTest, ROOT_HostFilesystemContainer) {
+  ContainerLaunch l;
+  l.containerId = "hostfs";
+  l.sandbox = sandbox("hostfs");
+  l.command.set_value(
+      "test -x " NUCLEO_BIN " && echo host-fs; touch /etc/nucleo-must-fail 2>/dev/null || echo read-only; "
+      "ls -A /tmp; echo $MESOS_SANDBOX; pwd; echo written > $MESOS_SANDBOX/file");
+  auto pid = launch(l);
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto exit = waitExit("hostfs");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0) << slurp(l.sandbox + "/stderr");
+  std::string top = base_.substr(5);  // the test dir under the fresh /tmp
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), "host-fs\nread-only\n" + top + "\n" + l.sandbox + "\n" + l.sandbox + "\n");
+  EXPECT_EQ(slurp(l.sandbox + "/file"), "written\n") << "the sandbox is writable";
+  EXPECT_FALSE(fs::exists("/etc/nucleo-must-fail"));
+}
+
+TEST_F(ContainersTest, ROOT_SupervisorIsSmallAndHoldsNoFdOfTheAgent) {
+  // An fd without O_CLOEXEC, as a careless agent library might leave one.
+  int leaked = ::open("/etc/hostname", O_RDONLY);
+  ASSERT_GE(leaked, 0);
+  auto l = imageLaunch("small", "ls /proc/self/fd; sleep 1000");
+  auto pid = launch(l);
+  ::close(leaked);
+  ASSERT_TRUE(pid) << pid.error().message;
+  ASSERT_TRUE(waitForContent(l.sandbox + "/stdout"));
+  pid_t sup = supervisorPid("small");
+  ASSERT_GT(sup, 0);
+  std::string status = slurp("/proc/" + std::to_string(sup) + "/status");
+  auto at = status.find("VmRSS:");
+  ASSERT_NE(at, std::string::npos);
+  long rssKb = std::strtol(status.c_str() + at + 6, nullptr, 10);
+  std::printf("supervisor VmRSS: %ld kB\n", rssKb);
+  EXPECT_LE(rssKb, 1024) << "at most 1 MiB per supervisor";
+  std::string fds;
+  FILE* p = ::popen(("ls -l /proc/" + std::to_string(sup) + "/fd | grep -c hostname").c_str(), "r");
+  char buf[64] = {};
+  if (p) fds = std::fgets(buf, sizeof buf, p) ? buf : "", ::pclose(p);
+  EXPECT_EQ(fds, "0\n") << "the supervisor has no fd of ours";
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), "0\n1\n2\n3\n") << "the container has stdio and ls's own directory fd";
+  auto usage = containers_->usage("small");
+  ASSERT_TRUE(usage) << usage.error().message;
+  EXPECT_GE(usage->processes, 1u) << "sleep (busybox sh execs the last command)";
+  EXPECT_GT(usage->memoryBytes, 0u);
+  EXPECT_GE(usage->cpuSeconds, 0.0);
+  ASSERT_TRUE(containers_->kill("small", 0ms));
+  auto exit = waitExit("small");
+  EXPECT_TRUE(exit.killedByRequest);
+  ASSERT_TRUE(containers_->destroy("small"));
+  EXPECT_FALSE(fs::exists(options_.workDir + "/containers/small"));
+  EXPECT_TRUE(fs::exists(l.sandbox + "/stdout")) << "destroy keeps the sandbox";
+  EXPECT_TRUE(containers_->destroy("small")) << "idempotent";
 }
 
 }  // namespace

@@ -146,6 +146,8 @@ TEST(BuildConfig, ImageTaskFieldByField) {
   EXPECT_FALSE(p.terminal);
   EXPECT_EQ(p.args, (Strings{"/bin/sh", "-c", "echo hi"}));
   EXPECT_EQ(p.cwd, "/mnt/mesos/sandbox");
+  EXPECT_TRUE(p.rlimits.empty()) << "the agent's rlimits are inherited";
+  EXPECT_TRUE(p.noNewPrivileges);
   EXPECT_EQ(p.user.uid, 1000u);
   EXPECT_EQ(p.user.gid, 100u);
   EXPECT_EQ(p.user.additionalGids, std::vector<uint32_t>{2000});
@@ -216,11 +218,11 @@ TEST(BuildConfig, RootGetsDefaultCapabilities) {
 TEST(BuildConfig, HostFilesystem) {
   auto l = baseLaunch();
   SpecContext ctx;
-  ctx.rootfs = "/";
+  ctx.rootfs = "/work/containers/task-1/bundle/rootfs";  // a bind of the host's /
   ctx.cgroupsPath = "/nucleo-agent/task-1";
   ctx.sandboxMountPoint = "/mnt/mesos/sandbox";
   oci::Spec spec = build(l, ctx);
-  EXPECT_EQ(spec.rootPath, "/");
+  EXPECT_EQ(spec.rootPath, ctx.rootfs);
   EXPECT_TRUE(spec.rootReadonly);
   EXPECT_EQ(spec.process->cwd, l.sandbox) << "no image: the sandbox keeps its host path";
   EXPECT_TRUE(has(spec.process->env, "MESOS_SANDBOX=" + l.sandbox));
@@ -237,7 +239,7 @@ TEST(BuildConfig, HostFilesystem) {
 TEST(BuildConfig, PodJoinsNamespaces) {
   auto image = busybox();
   auto ctx = imageContext(image);
-  ctx.pod = PodNamespaces{"/proc/42/ns/ipc", "/proc/42/ns/uts", "/proc/42/ns/net"};
+  ctx.pod = PodNamespaces{"/proc/42/ns/ipc", "/proc/42/ns/uts", "/proc/42/ns/net", "/work/pods/p/shm"};
   oci::Spec spec = build(baseLaunch(), ctx);
   ASSERT_NE(spec.linux.findNamespace("ipc"), nullptr);
   EXPECT_EQ(spec.linux.findNamespace("ipc")->path, "/proc/42/ns/ipc");
@@ -246,6 +248,10 @@ TEST(BuildConfig, PodJoinsNamespaces) {
   EXPECT_EQ(spec.linux.findNamespace("pid")->path, "") << "each task keeps its own pid namespace";
   EXPECT_EQ(spec.linux.findNamespace("mount")->path, "");
   EXPECT_EQ(spec.hostname, "") << "the pod's UTS namespace has the hostname";
+  auto shm = std::find_if(spec.mounts.begin(), spec.mounts.end(),
+                          [](const oci::Mount& m) { return m.destination == "/dev/shm"; });
+  ASSERT_NE(shm, spec.mounts.end());
+  EXPECT_EQ(shm->source, "/work/pods/p/shm") << "POSIX shm shared by the pod's tasks";
 }
 
 }  // namespace
