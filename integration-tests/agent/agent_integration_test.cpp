@@ -5,11 +5,14 @@
 // namespaces.
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <thread>
@@ -331,6 +334,14 @@ class AgentIntegrationTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: containers use cgroups and namespaces";
     for (const char* bin : {NUCLEO_MASTER_BIN, NUCLEO_AGENT_BIN, NUCLEO_BIN, NUCLEO_SUPERVISOR_BIN})
       if (!fs::exists(bin)) GTEST_SKIP() << bin << " is not built";
+    // The containers' mounts live and die with a mount namespace of this
+    // test's own, which the master and the agents inherit.
+    static bool unshared = false;
+    if (!unshared) {
+      ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+      ASSERT_EQ(::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+      unshared = true;
+    }
     char tmpl[] = "/tmp/nucleo-agent-it-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -341,6 +352,15 @@ class AgentIntegrationTest : public ::testing::Test {
                                  "--work-dir", dir_ + "/master", "--heartbeat-interval", "1secs"},
         dir_ + "/master.log");
     startAgent();
+    ASSERT_TRUE(agentRegistered(15s)) << agentLog();
+  }
+  bool agentRegistered(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (metrics().find("nucleo_agent_registered 1") != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
   }
   void TearDown() override {
     // The agent's SHUTDOWN path kills every container it started.
