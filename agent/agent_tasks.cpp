@@ -98,6 +98,12 @@ void Agent::containerExited(const std::string& containerId) {
   if (exIt == fw->second.executors.end()) return;
   ExecRec& ex = exIt->second;
   if (!ex.live.count(containerId)) return;
+  // A container whose launch is still running belongs to the launcher thread.
+  if (ex.kind == Kind::Custom && ex.phase == Phase::Launching) return;
+  if (ex.kind != Kind::Custom) {
+    auto task = ex.tasks.find(ex.kind == Kind::Group ? owner->second.taskId : ex.tasks.begin()->first);
+    if (task == ex.tasks.end() || !task->second.launched) return;
+  }
   auto exit = deps_.containers->exitOf(containerId);
   if (!exit) {
     logging::get("agent")->debug("exit of container_id={}: {}", containerId, exit.error().message);
