@@ -44,6 +44,7 @@ ContainersOptions containersOptions(const AgentOptions& options) {
   o.runtimeBinary = options.runtime;
   o.supervisorBinary = options.supervisor;
   o.imageStoreRoot = options.imageRoot;
+  o.cgroupParent = options.cgroupParent;
   return o;
 }
 

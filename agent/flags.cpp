@@ -84,6 +84,8 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
   app.add_option(names("runtime"), o.runtime, "The nucleo runtime binary");
   app.add_option(names("supervisor"), o.supervisor, "The nucleo-supervisor binary");
   app.add_option(names("image-root"), o.imageRoot, "The image store (default <work-dir>/images)");
+  app.add_option(names("cgroup-parent"), o.cgroupParent, "Parent cgroup of the containers")
+      ->capture_default_str();
   app.add_option(names("executor-registration-timeout"), registration,
                  "An executor must subscribe within this")->capture_default_str();
   app.add_option(names("recover"), recover, "reconnect|cleanup")->capture_default_str()

@@ -25,6 +25,7 @@ struct AgentOptions {
   std::string runtime;     // `nucleo`; default: next to the agent binary
   std::string supervisor;  // `nucleo-supervisor`; default: next to the agent binary
   std::string imageRoot;   // the image store; default: <work-dir>/images
+  std::string cgroupParent = "/nucleo-agent";  // containers' cgroups go below it
   std::chrono::milliseconds executorRegistrationTimeout = std::chrono::minutes(1);
   bool recoverCleanup = false;  // --recover cleanup: kill everything, forget it
   // Status update retries start here and double up to the max (Mesos: 10 s, 10 min).

@@ -20,6 +20,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "base/fs.hpp"
@@ -367,11 +368,15 @@ class AgentIntegrationTest : public ::testing::Test {
     if (agent_) agent_->kill(SIGKILL);
     if (!dir_.empty()) {
       std::vector<std::string> argv = {NUCLEO_AGENT_BIN, "--master", "127.0.0.1:1", "--work-dir",
-                                       dir_ + "/agent", "--recover", "cleanup", "--port", "0"};
+                                       dir_ + "/agent", "--recover", "cleanup", "--port", "0",
+                                       "--cgroup-parent", cgroupParent()};
       Process cleanup(argv, dir_ + "/cleanup.log");
       std::this_thread::sleep_for(1500ms);  // recovery with cleanup destroys the containers
       cleanup.kill(SIGTERM);
       master_.reset();
+      for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+                            "pids", "unified", ""})
+        ::rmdir(fmt::format("/sys/fs/cgroup/{}{}", c, cgroupParent()).c_str());
       if (!HasFailure()) (void)fs::removeAll(dir_);
       else std::fprintf(stderr, "logs kept in %s\n", dir_.c_str());
     }
@@ -384,9 +389,12 @@ class AgentIntegrationTest : public ::testing::Test {
                                  "--resources", "cpus:4;mem:4096;disk:1000",
                                  "--status-update-retry-min", "500ms",
                                  "--runtime", NUCLEO_BIN, "--supervisor", NUCLEO_SUPERVISOR_BIN,
+                                 "--cgroup-parent", cgroupParent(),
                                  "--verbose"},
         dir_ + "/agent.log");
   }
+  // Containers' cgroups go below this one; removed (empty) after the test.
+  static std::string cgroupParent() { return fmt::format("/nucleo-agent-it-{}", ::getpid()); }
   std::string agentLog() {
     auto log = fs::readFile(dir_ + "/agent.log");
     return log ? *log : "";
