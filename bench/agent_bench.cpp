@@ -59,8 +59,11 @@ double percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   int count = 200;
-  for (int i = 1; i < argc; ++i)
+  bool keep = false;
+  for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--containers" && i + 1 < argc) count = std::atoi(argv[++i]);
+    if (std::string(argv[i]) == "--keep") keep = true;
+  }
   if (::geteuid() != 0) {
     std::fprintf(stderr, "nucleo-bench-agent: needs root\n");
     return 77;
@@ -80,7 +83,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> agentArgs = {
       NUCLEO_AGENT_BIN, "--master", "127.0.0.1:" + std::to_string(masterPort), "--port",
       std::to_string(agentPort), "--work-dir", dir + "/agent", "--resources",
-      fmt::format("cpus:{};mem:{}", count, count * 64), "--runtime", NUCLEO_BIN,
+      fmt::format("cpus:{};mem:{}", count, count * 64 + 1024), "--runtime", NUCLEO_BIN,
       "--supervisor", NUCLEO_SUPERVISOR_BIN, "--cgroup-parent", cgroup};
   auto agent = std::make_unique<Process>(agentArgs, dir + "/agent.log");
   std::this_thread::sleep_for(1s);
@@ -95,7 +98,11 @@ int main(int argc, char** argv) {
     std::string id = fmt::format("sleep-{}", i);
     auto task = commandTask(id, "sleep 3600");
     auto start = std::chrono::steady_clock::now();
-    if (!scheduler.launch({task}) || !scheduler.waitForState(id, mesos::v1::TASK_RUNNING, 30s)) {
+    if (!scheduler.launch({task}) || !scheduler.waitForStateOrEnd(id, mesos::v1::TASK_RUNNING, 30s)) {
+      auto updates = scheduler.updatesOf(id);
+      std::fprintf(stderr, "task %s: no TASK_RUNNING (%zu updates%s%s)\n", id.c_str(),
+                   updates.size(), updates.empty() ? "" : ", last: ",
+                   updates.empty() ? "" : updates.back().message().c_str());
       ++failed;
       continue;
     }
@@ -126,6 +133,7 @@ int main(int argc, char** argv) {
   for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
                         "unified", ""})
     ::rmdir(fmt::format("/sys/fs/cgroup/{}{}", c, cgroup).c_str());
-  (void)nucleo::fs::removeAll(dir);
+  if (keep) std::printf("logs in %s\n", dir.c_str());
+  else (void)nucleo::fs::removeAll(dir);
   return failed == 0 ? 0 : 1;
 }

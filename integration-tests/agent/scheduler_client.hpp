@@ -193,6 +193,25 @@ class Scheduler {
       return false;
     }, timeout);
   }
+  // Waits for `state` or any terminal state; true only for `state`.
+  bool waitForStateOrEnd(const std::string& taskId, TaskState state,
+                         std::chrono::milliseconds timeout) {
+    bool reached = false;
+    waitUntil([&] {
+      for (const auto& s : updates_[taskId]) {
+        if (s.state() == state) reached = true;
+        if (reached || terminal(s.state())) return true;
+      }
+      return false;
+    }, timeout);
+    return reached;
+  }
+  static bool terminal(TaskState st) {
+    return st == mesos::v1::TASK_FINISHED || st == mesos::v1::TASK_FAILED ||
+           st == mesos::v1::TASK_KILLED || st == mesos::v1::TASK_ERROR ||
+           st == mesos::v1::TASK_LOST || st == mesos::v1::TASK_DROPPED ||
+           st == mesos::v1::TASK_GONE;
+  }
   std::vector<mesos::v1::TaskStatus> updatesOf(const std::string& taskId) {
     std::lock_guard lock(mutex_);
     return updates_[taskId];
@@ -333,7 +352,9 @@ inline mesos::v1::TaskInfo commandTask(const std::string& id, const std::string&
   auto* mem = task.add_resources();
   mem->set_name("mem");
   mem->set_type(mesos::v1::Value::SCALAR);
-  mem->mutable_scalar()->set_value(32);
+  // 64, not Mesos's 32 MB minimum: `nucleo create` (Debug) peaks near 34 MB
+  // inside the container's memory cgroup and would be OOM-killed.
+  mem->mutable_scalar()->set_value(64);
   return task;
 }
 
