@@ -31,7 +31,9 @@ ApiAnswer Agent::executorSubscribe(const ExecutorCall& call,
   if (exIt == fw->second.executors.end() || exIt->second.kind != Kind::Custom)
     return fail(400, "Executor cannot be found");
   ExecRec& ex = exIt->second;
-  if (ex.phase != Phase::Running) return fail(403, "Executor is terminating or not launched");
+  // Launching too: the executor can subscribe before its launch is reported.
+  if (ex.phase != Phase::Running && ex.phase != Phase::Launching)
+    return fail(403, "Executor is terminating");
   if (ex.channel && ex.channel != channel) ex.channel->close();
   ex.channel = std::move(channel);
   ExecutorEvent event;

@@ -101,6 +101,7 @@ void Agent::containerExited(const std::string& containerId) {
   // A container whose launch is still running belongs to the launcher thread.
   if (ex.kind == Kind::Custom && ex.phase == Phase::Launching) return;
   if (ex.kind != Kind::Custom) {
+    if (ex.tasks.empty()) return;
     auto task = ex.tasks.find(ex.kind == Kind::Group ? owner->second.taskId : ex.tasks.begin()->first);
     if (task == ex.tasks.end() || !task->second.launched) return;
   }

@@ -3,9 +3,10 @@
 // container, and the time from the scheduler's ACCEPT to TASK_RUNNING (median,
 // p99), launching one task at a time while the others keep running.
 //
-//   nucleo-bench-agent [--containers 200] [--keep]
-// Needs root (exits 77 without it). Runs in its own mount namespace; host-fs
-// containers (no image), so no image store cost is measured.
+//   nucleo-bench-agent [--containers 200] [--host-fs] [--keep]
+// Needs root (exits 77 without it). Runs in its own mount namespace. Tasks run
+// busybox from the build's test images, imported before the first launch (a
+// cached image); --host-fs runs them on the host's filesystem instead.
 
 #include <sched.h>
 #include <sys/mount.h>
@@ -59,8 +60,9 @@ double percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   int count = 200;
-  bool keep = false;
+  bool keep = false, hostFs = false;
   for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--host-fs") hostFs = true;
     if (std::string(argv[i]) == "--containers" && i + 1 < argc) count = std::atoi(argv[++i]);
     if (std::string(argv[i]) == "--keep") keep = true;
   }
@@ -85,6 +87,14 @@ int main(int argc, char** argv) {
       std::to_string(agentPort), "--work-dir", dir + "/agent", "--resources",
       fmt::format("cpus:{};mem:{}", count, count * 64 + 1024), "--runtime", NUCLEO_BIN,
       "--supervisor", NUCLEO_SUPERVISOR_BIN, "--cgroup-parent", cgroup};
+  if (!hostFs) {  // busybox from the build's test images, imported once (the cached case)
+    std::string import = fmt::format("{} image --store {}/agent/images import {}/busybox-oci "
+                                     "busybox:latest >/dev/null", NUCLEO_BIN, dir, NUCLEO_TEST_IMAGES);
+    if (std::system(import.c_str()) != 0) {
+      std::fprintf(stderr, "nucleo-bench-agent: %s failed\n", import.c_str());
+      return 1;
+    }
+  }
   auto agent = std::make_unique<Process>(agentArgs, dir + "/agent.log");
   std::this_thread::sleep_for(1s);
   Scheduler scheduler(masterPort);
@@ -97,6 +107,12 @@ int main(int argc, char** argv) {
   for (int i = 0; i < count; ++i) {
     std::string id = fmt::format("sleep-{}", i);
     auto task = commandTask(id, "sleep 3600");
+    if (!hostFs) {
+      auto* image = task.mutable_container()->mutable_mesos()->mutable_image();
+      task.mutable_container()->set_type(mesos::v1::ContainerInfo::MESOS);
+      image->set_type(mesos::v1::Image::DOCKER);
+      image->mutable_docker()->set_name("busybox:latest");
+    }
     auto start = std::chrono::steady_clock::now();
     if (!scheduler.launch({task}) || !scheduler.waitForStateOrEnd(id, mesos::v1::TASK_RUNNING, 30s)) {
       auto updates = scheduler.updatesOf(id);
