@@ -93,7 +93,7 @@ class AgentIntegrationTest : public ::testing::Test {
                                  "--resources", "cpus:4;mem:4096;disk:1000",
                                  "--status-update-retry-min", "500ms",
                                  "--runtime", NUCLEO_BIN, "--supervisor", NUCLEO_SUPERVISOR_BIN,
-                                 "--cgroup-parent", cgroupParent(),
+                                 "--cgroup-parent", cgroupParent(), "--master-ping-timeout", "3secs",
                                  "--verbose"},
         dir_ + "/agent.log");
   }
@@ -200,6 +200,24 @@ TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSpeaksTheExecutorApi) {
   auto updates = scheduler.updatesOf("via-executor");
   EXPECT_EQ(updates.back().message(), "done by the test executor");
   EXPECT_EQ(updates.back().source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
+}
+
+TEST_F(AgentIntegrationTest, ROOT_SilentMasterIsLostAndTheAgentRegistersAgain) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  ASSERT_TRUE(scheduler.launch({commandTask("steady", "sleep 30")}));
+  ASSERT_TRUE(scheduler.waitForState("steady", mesos::v1::TASK_RUNNING, 20s)) << agentLog();
+  master_->signal(SIGSTOP);  // no PING, no answers: the agent gives it up after 3 s
+  bool lost = false;
+  for (int i = 0; i < 100 && !lost; ++i, std::this_thread::sleep_for(100ms))
+    lost = metrics().find("nucleo_agent_registered 0") != std::string::npos;
+  master_->signal(SIGCONT);
+  EXPECT_TRUE(lost) << agentLog();
+  EXPECT_TRUE(agentRegistered(20s)) << agentLog();
+  // The task ran on undisturbed and is still the master's.
+  std::string tasks = post(agentPort_, "/api/v1", R"({"type":"GET_TASKS"})", "application/json").body;
+  EXPECT_NE(tasks.find("TASK_RUNNING"), std::string::npos) << tasks;
+  EXPECT_EQ(scheduler.terminalCount("steady"), 0u);
 }
 
 TEST_F(AgentIntegrationTest, ROOT_BadInputIsAnsweredNotFatal) {

@@ -97,6 +97,10 @@ class Process {
   }
   ~Process() { kill(SIGKILL); }
   pid_t pid() const { return pid_; }
+  // Sends a signal without waiting (SIGSTOP, SIGCONT).
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
   void kill(int signal) {
     if (pid_ <= 0) return;
     ::kill(pid_, signal);
