@@ -343,7 +343,11 @@ void Agent::runTaskGroup(const AgentEvent::RunTaskGroup& run) {
   const FwRec* existing = found == frameworks_.end() ? nullptr : &found->second;
   Status valid = validatePathId("executor id", run.executor().executor_id().value());
   if (valid && run.task_group().tasks().empty()) valid = Error::make("Task group has no tasks");
+  std::set<std::string> seen;
   for (const auto& task : run.task_group().tasks()) {
+    if (!valid) break;
+    if (!seen.insert(task.task_id().value()).second)
+      valid = Error::make("Task '{}' appears twice in the task group", task.task_id().value());
     if (!valid) break;
     mesos::v1::TaskInfo probe = task;
     probe.clear_executor();

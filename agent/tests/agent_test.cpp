@@ -459,6 +459,26 @@ TEST_F(AgentTest, TaskGroupRunsAsAPod) {
   EXPECT_EQ(final["b"], mesos::v1::TASK_KILLED);
 }
 
+TEST_F(AgentTest, TaskGroupWithADuplicateIdIsRejectedWhole) {
+  auto agent = start();
+  registerAs(*agent, "A1");
+  AgentEvent e;
+  e.set_type(AgentEvent::RUN_TASK_GROUP);
+  auto* g = e.mutable_run_task_group();
+  g->mutable_framework()->mutable_id()->set_value("F1");
+  g->mutable_executor()->mutable_executor_id()->set_value("default");
+  for (int i = 0; i < 2; ++i) {
+    auto* t = g->mutable_task_group()->add_tasks();
+    t->mutable_task_id()->set_value("same");
+    t->mutable_command()->set_value("true");
+  }
+  agent->handleEvent(e);
+  EXPECT_TRUE(containers_.order.empty());
+  ASSERT_FALSE(updates().empty());
+  EXPECT_EQ(updates()[0].state(), mesos::v1::TASK_ERROR);
+  EXPECT_EQ(updates()[0].reason(), mesos::v1::TaskStatus::REASON_TASK_GROUP_INVALID);
+}
+
 TEST_F(AgentTest, OperatorApiAndMetrics) {
   auto agent = start();
   registerAs(*agent, "A1");
