@@ -6,6 +6,7 @@
 // the transport are injected (AgentDeps), so tests drive it with fakes.
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -108,7 +109,8 @@ class Agent {
   ApiAnswer operatorCall(const mesos::v1::agent::Call& call);
   // GET /metrics.
   std::string metricsText();
-  // Sandbox directories (host paths) of the executor runs it knows.
+  // Sandbox directories (host paths) of the executor runs it knows, running
+  // and the last 1000 completed ones.
   std::vector<std::string> sandboxes() const;
 
   const std::string& agentId() const { return agentId_; }
@@ -212,7 +214,7 @@ class Agent {
   StatusUpdateManager updates_;
   std::map<std::string, FwRec> frameworks_;
   std::map<std::string, Owner> containers_;  // container id -> owner
-  std::map<std::string, mesos::v1::TaskStatus> strayTasks_;  // rejected before having a run
+  std::deque<std::string> completedSandboxes_;  // newest last
   Clock::TimePoint nextPoll_{};
   uint64_t tasksLaunched_ = 0;
   std::map<mesos::v1::TaskState, uint64_t> terminalCounts_;

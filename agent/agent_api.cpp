@@ -250,7 +250,7 @@ std::string Agent::metricsText() {
 }
 
 std::vector<std::string> Agent::sandboxes() const {
-  std::vector<std::string> out;
+  std::vector<std::string> out(completedSandboxes_.begin(), completedSandboxes_.end());
   for (const auto& [fwId, fw] : frameworks_)
     for (const auto& [exId, ex] : fw.executors) out.push_back(ex.sandbox);
   return out;

@@ -224,6 +224,8 @@ void Agent::maybeFinishExecutor(FwRec& fw, ExecRec& ex) {
     if (!task.containerId.empty()) containers_.erase(task.containerId);
   }
   containers_.erase(ex.containerId);
+  completedSandboxes_.push_back(ex.sandbox);
+  if (completedSandboxes_.size() > 1000) completedSandboxes_.pop_front();
   fw.executors.erase(exId);  // `ex` is gone from here on
 }
 

@@ -1,5 +1,7 @@
 #include "agent/http_server.hpp"
 
+#include <unistd.h>
+
 #include <deque>
 
 #include <boost/asio.hpp>
@@ -251,7 +253,15 @@ Reply HttpServer::Impl::files(const Request& request, const std::string& path) {
   auto query = queryOf(std::string_view(request.target().data(), request.target().size()));
   if (!query.count("path")) return text(request, 400, "Expecting 'path' to be present");
   SandboxFiles files;
-  for (const auto& sandbox : agent_->sandboxes()) files.attach(sandbox, sandbox);
+  for (const auto& sandbox : agent_->sandboxes()) {
+    files.attach(sandbox, sandbox);
+    // ".../runs/latest" names the newest run, as the symlink on disk does.
+    std::string runs = sandbox.substr(0, sandbox.rfind('/'));
+    char target[4096];
+    ssize_t n = ::readlink((runs + "/latest").c_str(), target, sizeof(target) - 1);
+    if (n > 0 && std::string(target, static_cast<size_t>(n)) == sandbox.substr(runs.size() + 1))
+      files.attach(runs + "/latest", sandbox);
+  }
   auto status = [](int code) { return code == ENOENT ? 404 : code == EACCES ? 403 : 400; };
   if (path.rfind("/files/browse", 0) == 0) {
     auto entries = files.browse(query["path"]);

@@ -127,9 +127,16 @@ TEST_F(AgentIntegrationTest, ROOT_TaskRunsAndFinishesWithItsExitCode) {
   for (int i = 0; i < 100 && !drained; ++i, std::this_thread::sleep_for(50ms))
     drained = metrics().find("nucleo_agent_status_updates_pending 0") != std::string::npos;
   EXPECT_TRUE(drained) << metrics();
-  // The sandbox keeps the output; /files/read serves it.
-  std::string state = post(agentPort_, "/api/v1", R"({"type":"GET_STATE"})", "application/json").body;
-  EXPECT_NE(state.find("get_state"), std::string::npos);
+  // The sandbox keeps the output; /files/read serves it by its path.
+  std::string agentId = ok.back().agent_id().value();
+  std::string stdoutPath = fmt::format("{}/agent/slaves/{}/frameworks/{}/executors/ok/runs/latest/stdout",
+                                       dir_, agentId, scheduler.frameworkId());
+  auto read = get(agentPort_, "/files/read?path=" + stdoutPath + "&offset=0");
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_NE(read.body.find("hello"), std::string::npos) << read.body;
+  auto browse = get(agentPort_, "/files/browse?path=" + stdoutPath.substr(0, stdoutPath.rfind('/')));
+  EXPECT_EQ(browse.status, 200);
+  EXPECT_NE(browse.body.find("stdout"), std::string::npos) << browse.body;
 }
 
 TEST_F(AgentIntegrationTest, ROOT_KilledTaskGetsItsGracePeriod) {
@@ -238,6 +245,13 @@ TEST_F(AgentIntegrationTest, ROOT_BadInputIsAnsweredNotFatal) {
   EXPECT_EQ(post(agentPort_, "/api/v1/executor", "{not json", "application/json").status, 400);
   EXPECT_EQ(post(agentPort_, "/api/v1", "\xff\xff", kProtobuf).status, 400);
   EXPECT_EQ(post(agentPort_, "/api/v1/executor", "{}", "text/plain").status, 415);
+  auto unknown = post(agentPort_, "/api/v1/executor",
+                      R"({"type":"SUBSCRIBE","framework_id":{"value":"nope"},)"
+                      R"("executor_id":{"value":"nope"},"subscribe":{}})", "application/json");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("Framework cannot be found"), std::string::npos) << unknown.body;
+  EXPECT_EQ(post(agentPort_, "/api/v1", R"({"type":"LAUNCH_CONTAINER"})", "application/json").status,
+            501);
   EXPECT_EQ(get(agentPort_, "/files/read?path=/etc/passwd").status, 404);
   EXPECT_EQ(get(agentPort_, "/health").status, 200);
 }
