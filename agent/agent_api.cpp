@@ -51,6 +51,27 @@ ApiAnswer Agent::executorSubscribe(const ExecutorCall& call,
   for (auto& [id, task] : ex.tasks)
     if (known.count(id)) task.launched = true;
   std::erase_if(ex.queued, [&](const std::string& id) { return known.count(id) > 0; });
+  // Updates the executor still waits on: acknowledged while it was away →
+  // ACKNOWLEDGED now; never received (lost with a crash) → forwarded now.
+  for (const auto& update : call.subscribe().unacknowledged_updates()) {
+    const auto& status = update.status();
+    auto task = ex.tasks.find(status.task_id().value());
+    if (task == ex.tasks.end() || status.uuid().size() != 16) continue;
+    auto state = updates_.uuidState(ex.frameworkId, task->first, status.uuid());
+    if (state == StatusUpdateManager::UuidState::Acknowledged) {
+      ExecutorEvent ack;
+      ack.set_type(ExecutorEvent::ACKNOWLEDGED);
+      *ack.mutable_acknowledged()->mutable_task_id() = status.task_id();
+      ack.mutable_acknowledged()->set_uuid(status.uuid());
+      sendToExecutor(ex, ack);
+    } else if (state == StatusUpdateManager::UuidState::Unknown &&
+               !(updates_.latest(ex.frameworkId, task->first) &&
+                 updates_.done(ex.frameworkId, task->first))) {
+      TaskStatus copy = status;
+      copy.set_source(TaskStatus::SOURCE_EXECUTOR);
+      forward(ex, task->second, std::move(copy));
+    }
+  }
   logging::get("agent")->info("executor subscribed framework_id={} executor_id={} queued={}",
                               ex.frameworkId, ex.info.executor_id().value(), ex.queued.size());
   deliverQueued(fw->second, ex);

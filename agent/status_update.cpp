@@ -187,6 +187,7 @@ Result<bool> StatusUpdateManager::acknowledge(const std::string& frameworkId,
   }
   bool terminal = isTerminal(stream.pending.front().state());
   stream.acked = stream.pending.front();
+  stream.ackedUuids.insert(uuid);
   stream.pending.erase(stream.pending.begin());
   stream.sent = false;
   if (terminal) {
@@ -217,6 +218,7 @@ Status StatusUpdateManager::recover(const std::string& frameworkId, const std::s
     }
     if (stream.pending.empty() || stream.pending.front().uuid() != record.uuid) continue;
     stream.acked = stream.pending.front();
+    stream.ackedUuids.insert(record.uuid);
     if (isTerminal(stream.pending.front().state())) {
       stream.terminalAcked = true;
       stream.pending.clear();
@@ -263,6 +265,17 @@ std::optional<mesos::v1::TaskStatus> StatusUpdateManager::lastAcked(
   auto it = streams_.find({frameworkId, taskId});
   if (it == streams_.end()) return std::nullopt;
   return it->second.acked;
+}
+
+StatusUpdateManager::UuidState StatusUpdateManager::uuidState(const std::string& frameworkId,
+                                                              const std::string& taskId,
+                                                              const std::string& uuid) const {
+  auto it = streams_.find({frameworkId, taskId});
+  if (it == streams_.end()) return UuidState::Unknown;
+  if (it->second.ackedUuids.count(uuid)) return UuidState::Acknowledged;
+  for (const auto& status : it->second.pending)
+    if (status.uuid() == uuid) return UuidState::Pending;
+  return UuidState::Unknown;
 }
 
 size_t StatusUpdateManager::pending() const {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +93,10 @@ class StatusUpdateManager {
   // The last update the master acknowledged: what it knows of the task.
   std::optional<mesos::v1::TaskStatus> lastAcked(const std::string& frameworkId,
                                                  const std::string& taskId) const;
+  // Where an update with this uuid stands in the task's stream.
+  enum class UuidState { Unknown, Pending, Acknowledged };
+  UuidState uuidState(const std::string& frameworkId, const std::string& taskId,
+                      const std::string& uuid) const;
   // Updates not acknowledged yet, over all tasks.
   size_t pending() const;
   // Forgets a task's stream (after its executor run is garbage collected).
@@ -105,6 +110,7 @@ class StatusUpdateManager {
     std::vector<mesos::v1::TaskStatus> pending;  // front is in flight
     std::optional<mesos::v1::TaskStatus> latest;
     std::optional<mesos::v1::TaskStatus> acked;
+    std::set<std::string> ackedUuids;
     std::string checkpointPath;
     bool terminalAcked = false;
     bool sent = false;

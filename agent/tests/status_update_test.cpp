@@ -190,6 +190,23 @@ TEST_F(StatusUpdateTest, CorruptRecordStopsDecoding) {
   EXPECT_EQ(decodeRecords(std::string(7, '\0')).records.size(), 0u);
 }
 
+TEST_F(StatusUpdateTest, UuidStateSurvivesRecovery) {
+  std::string path = dir_ + "/task.updates";
+  {
+    auto m = make();
+    ASSERT_TRUE(m.update(fw_, status("t1", mesos::v1::TASK_RUNNING), path));
+    ASSERT_TRUE(m.update(fw_, status("t1", mesos::v1::TASK_FINISHED), path));
+    ASSERT_TRUE(*m.acknowledge("fw-1", "t1", sent_[0].uuid));
+  }
+  auto m = make();
+  ASSERT_TRUE(m.recover("fw-1", "t1", path));
+  using S = StatusUpdateManager::UuidState;
+  EXPECT_EQ(m.uuidState("fw-1", "t1", sent_[0].uuid), S::Acknowledged);
+  EXPECT_EQ(m.uuidState("fw-1", "t1", sent_[1].uuid), S::Pending);
+  EXPECT_EQ(m.uuidState("fw-1", "t1", randomUuid()), S::Unknown);
+  EXPECT_EQ(m.uuidState("fw-1", "other", sent_[0].uuid), S::Unknown);
+}
+
 TEST_F(StatusUpdateTest, UuidIsVersion4AndPrintable) {
   std::string u = randomUuid();
   ASSERT_EQ(u.size(), 16u);

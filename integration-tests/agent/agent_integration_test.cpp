@@ -209,6 +209,32 @@ TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSpeaksTheExecutorApi) {
   EXPECT_EQ(updates.back().source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
 }
 
+TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSurvivesAnAgentRestart) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  auto task = commandTask("long-exec", "");
+  task.clear_command();
+  task.set_data("4");  // the executor finishes the task 4 s after RUNNING
+  auto* executor = task.mutable_executor();
+  executor->mutable_executor_id()->set_value("resubscriber");
+  executor->mutable_framework_id()->set_value(scheduler.frameworkId());
+  executor->mutable_command()->set_value(NUCLEO_TEST_EXECUTOR_BIN);
+  ASSERT_TRUE(scheduler.launch({task}));
+  ASSERT_TRUE(scheduler.waitForState("long-exec", mesos::v1::TASK_RUNNING, 30s)) << agentLog();
+  agent_->kill(SIGKILL);
+  std::this_thread::sleep_for(1s);
+  startAgent();
+  ASSERT_TRUE(scheduler.waitForState("long-exec", mesos::v1::TASK_FINISHED, 30s)) << agentLog();
+  EXPECT_EQ(scheduler.updatesOf("long-exec").back().message(), "done by the test executor");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(scheduler.terminalCount("long-exec"), 1u);
+  // The executor got its acknowledgement and exited: nothing left running.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(100ms))
+    gone = metrics().find("nucleo_agent_containers 0") != std::string::npos;
+  EXPECT_TRUE(gone) << metrics();
+}
+
 TEST_F(AgentIntegrationTest, ROOT_SilentMasterIsLostAndTheAgentRegistersAgain) {
   Scheduler scheduler(masterPort_);
   ASSERT_TRUE(scheduler.subscribe());

@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mesos/v1/executor/executor.pb.h"
 
@@ -27,17 +28,21 @@ using mesos::v1::executor::Event;
 std::string host;
 int port = 0;
 
+// Connects to the agent, retrying for up to 30 s: a restarting agent (as
+// MESOS_RECOVERY_TIMEOUT allows) is waited for.
 int dial() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::perror("connect");
-    std::exit(2);
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+    ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return fd;
+  std::perror("connect");
+  std::exit(2);
 }
 
 void writeAll(int fd, const std::string& data) {
@@ -64,7 +69,9 @@ Call base(Call::Type type) {
   return call;
 }
 
-void update(const mesos::v1::TaskID& task, mesos::v1::TaskState state, const std::string& msg) {
+// Sends an update (retrying while the agent restarts); returns what was sent.
+Call::Update update(const mesos::v1::TaskID& task, mesos::v1::TaskState state,
+                    const std::string& msg) {
   Call call = base(Call::UPDATE);
   auto* status = call.mutable_update()->mutable_status();
   *status->mutable_task_id() = task;
@@ -74,15 +81,17 @@ void update(const mesos::v1::TaskID& task, mesos::v1::TaskState state, const std
   std::string uuid(16, '\0');
   if (::getrandom(uuid.data(), uuid.size(), 0) != 16) std::exit(4);
   status->set_uuid(uuid);
-  int fd = dial();
-  writeAll(fd, request(call));
-  char buf[256];
-  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  if (n < 12 || std::string(buf, 12) != "HTTP/1.1 202") {
-    std::fprintf(stderr, "update refused: %.*s\n", static_cast<int>(n > 0 ? n : 0), buf);
-    std::exit(5);
+  for (int attempt = 0; attempt < 300; ++attempt) {  // the agent may be restarting
+    int fd = dial();
+    writeAll(fd, request(call));
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+    ::close(fd);
+    if (n >= 12 && std::string(buf, 12) == "HTTP/1.1 202") return call.update();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  std::fprintf(stderr, "update of %s refused\n", task.value().c_str());
+  std::exit(5);
 }
 
 // Reads the chunked SUBSCRIBE body and yields whole RecordIO records.
@@ -149,47 +158,63 @@ int main() {
   std::string ep = endpoint;
   host = ep.substr(0, ep.rfind(':'));
   port = std::stoi(ep.substr(ep.rfind(':') + 1));
-  int fd = dial();
-  Call subscribe = base(Call::SUBSCRIBE);
-  subscribe.mutable_subscribe();
-  writeAll(fd, request(subscribe));
-  Stream stream(fd);
-  std::string record;
   struct Counts {
-    int sent = 0, acked = 0;
+    std::vector<Call::Update> unacked;
     bool terminal = false;
+    mesos::v1::TaskInfo task;
   };
   std::map<std::string, Counts> tasks;
   auto done = [&] {
     for (const auto& [id, c] : tasks)
-      if (!c.terminal || c.acked < c.sent) return false;
+      if (!c.terminal || !c.unacked.empty()) return false;
     return !tasks.empty();
   };
-  while (stream.next(&record)) {
-    Event event;
-    if (!event.ParseFromString(record)) return 6;
-    if (event.type() == Event::SUBSCRIBED) {
-      std::printf("subscribed container=%s\n", event.subscribed().container_id().value().c_str());
-    } else if (event.type() == Event::LAUNCH) {
-      const auto& task = event.launch().task();
-      auto& c = tasks[task.task_id().value()];
-      update(task.task_id(), mesos::v1::TASK_RUNNING, "");
-      double seconds = task.data().empty() ? 0 : std::atof(task.data().c_str());
-      std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-      update(task.task_id(), mesos::v1::TASK_FINISHED, "done by the test executor");
-      c.sent = 2;
-      c.terminal = true;
-    } else if (event.type() == Event::KILL) {
-      update(event.kill().task_id(), mesos::v1::TASK_KILLED, "killed by the test executor");
-      auto& c = tasks[event.kill().task_id().value()];
-      ++c.sent;
-      c.terminal = true;
-    } else if (event.type() == Event::ACKNOWLEDGED) {
-      ++tasks[event.acknowledged().task_id().value()].acked;
-      if (done()) return 0;
-    } else if (event.type() == Event::SHUTDOWN) {
-      return 0;
+  // SUBSCRIBE again whenever the stream ends (an agent restart), listing the
+  // tasks not finished yet, as Mesos executors do; give up after 20 tries.
+  for (int subscriptions = 0; subscriptions < 20; ++subscriptions) {
+    int fd = dial();
+    Call subscribe = base(Call::SUBSCRIBE);
+    for (const auto& [id, c] : tasks) {
+      if (!c.terminal) *subscribe.mutable_subscribe()->add_unacknowledged_tasks() = c.task;
+      for (const auto& u : c.unacked) *subscribe.mutable_subscribe()->add_unacknowledged_updates() = u;
     }
+    subscribe.mutable_subscribe();
+    writeAll(fd, request(subscribe));
+    Stream stream(fd);
+    std::string record;
+    while (stream.next(&record)) {
+      Event event;
+      if (!event.ParseFromString(record)) return 6;
+      if (event.type() == Event::SUBSCRIBED) {
+        std::printf("subscribed container=%s\n", event.subscribed().container_id().value().c_str());
+        std::fflush(stdout);
+      } else if (event.type() == Event::LAUNCH) {
+        const auto& task = event.launch().task();
+        auto& c = tasks[task.task_id().value()];
+        c.task = task;
+        c.unacked.push_back(update(task.task_id(), mesos::v1::TASK_RUNNING, ""));
+        double seconds = task.data().empty() ? 0 : std::atof(task.data().c_str());
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+        c.unacked.push_back(
+            update(task.task_id(), mesos::v1::TASK_FINISHED, "done by the test executor"));
+        c.terminal = true;
+      } else if (event.type() == Event::KILL) {
+        auto& c = tasks[event.kill().task_id().value()];
+        c.unacked.push_back(
+            update(event.kill().task_id(), mesos::v1::TASK_KILLED, "killed by the test executor"));
+        c.terminal = true;
+      } else if (event.type() == Event::ACKNOWLEDGED) {
+        auto& unacked = tasks[event.acknowledged().task_id().value()].unacked;
+        std::erase_if(unacked, [&](const Call::Update& u) {
+          return u.status().uuid() == event.acknowledged().uuid();
+        });
+        if (done()) return 0;
+      } else if (event.type() == Event::SHUTDOWN) {
+        return 0;
+      }
+    }
+    ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return 0;
 }
