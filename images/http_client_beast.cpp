@@ -87,6 +87,7 @@ awaitable<Result<HttpResponse>> BeastClient::exchange(Stream& stream, beast::tcp
     co_return netError(request, "send", ec);
 
   beast::flat_buffer buffer;
+  buffer.reserve(1 << 16);  // Beast reads into spare capacity only: 512-byte reads otherwise
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   if (request.method == "HEAD") parser.skip(true);

@@ -192,6 +192,44 @@ bool isArchive(std::string_view name) {
   return false;
 }
 
+bool isPlainGzip(std::string_view name) {
+  return endsWith(name, ".gz") && name.size() > 3 && !isArchive(name);
+}
+
+Status gunzipTo(int gzFd, int dirfd, const std::string& name) {
+  std::unique_ptr<archive, ArchiveFree> a(archive_read_new());
+  if (!a) return Error::make("libarchive: out of memory");
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_format_raw(a.get());
+  archive_entry* e = nullptr;
+  if (archive_read_open_fd(a.get(), gzFd, 1 << 17) != ARCHIVE_OK ||
+      archive_read_next_header(a.get(), &e) != ARCHIVE_OK || archive_filter_count(a.get()) < 2)
+    return Error::make("not a gzip file: {}",
+                       archive_error_string(a.get()) ? archive_error_string(a.get()) : "no gzip header");
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = fmt::format(".{}.gunzip-{}-{}", name, ::getpid(), counter++);
+  UniqueFd out(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!out) return Error::fromErrno("create");
+  Status written = [&]() -> Status {
+    std::vector<char> buffer(1 << 17);
+    for (;;) {
+      la_ssize_t n = archive_read_data(a.get(), buffer.data(), buffer.size());
+      if (n < 0) return Error::make("read: {}", archive_error_string(a.get()));
+      if (n == 0) return ok();
+      for (const char* p = buffer.data(); n > 0;) {
+        ssize_t w = ::write(out.get(), p, static_cast<size_t>(n));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return Error::fromErrno("write");
+        p += w, n -= w;
+      }
+    }
+  }();
+  if (written && ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0)
+    written = Error::fromErrno(fmt::format("rename into '{}'", name));
+  if (!written) ::unlinkat(dirfd, tmp.c_str(), 0);
+  return written;
+}
+
 Result<UniqueFd> openDirs(int dirfd, const std::vector<std::string>& parts, bool create) {
   UniqueFd current(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
   if (!current) return Error::fromErrno("dup");

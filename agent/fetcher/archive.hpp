@@ -18,6 +18,9 @@ namespace nucleo::agent::fetcher {
 // .tar.bz2/.tbz2, .tar.xz/.txz, .tar.zst/.tzst and .zip.
 bool isArchive(std::string_view name);
 
+// "x.gz" that is not a tarball: Mesos gunzips it to "x".
+bool isPlainGzip(std::string_view name);
+
 struct ExtractStats {
   uint64_t entries = 0;
   uint64_t bytes = 0;
@@ -31,6 +34,10 @@ struct ExtractStats {
 // (the agent chowns the sandbox); device nodes are skipped; modes are kept
 // without set-id bits. Errors name the entry.
 Result<ExtractStats> extractArchive(int archiveFd, int dirfd);
+
+// Decompresses the gzip stream read from `gzFd` into `name` under `dirfd`
+// (a temporary name renamed into place; nothing left on error).
+Status gunzipTo(int gzFd, int dirfd, const std::string& name);
 
 // Opens (creating when `create`) the directory `parts` under `dirfd`, one
 // component at a time with O_NOFOLLOW: a symlinked component is an error.

@@ -1,6 +1,7 @@
 #include "agent/fetcher/cache.hpp"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,33 @@ struct Entry {
   timespec mtime;
 };
 
+// Eviction unlinks the lock file of an entry it removes (holding the
+// lock): whoever opened that file before must retry on the new one.
+Result<UniqueFd> lockEntry(const std::string& lockPath) {
+  for (;;) {
+    TRY_ASSIGN(UniqueFd lock, UniqueFd::open(lockPath, O_RDWR | O_CREAT, 0600));
+    if (::flock(lock.get(), LOCK_EX) != 0) return Error::fromErrno(fmt::format("lock '{}'", lockPath));
+    struct stat held, current;
+    if (::fstat(lock.get(), &held) == 0 && ::stat(lockPath.c_str(), &current) == 0 &&
+        held.st_ino == current.st_ino && held.st_dev == current.st_dev)
+      return lock;
+  }
+}
+
+// "<entry>.tmp-<pid>-<n>" of a process that is gone: a download it never
+// finished.
+bool isStaleTemp(std::string_view name) {
+  auto mark = name.find(".tmp-");
+  if (mark != 64 || !isEntryName(name.substr(0, 64))) return false;
+  auto pidText = name.substr(mark + 5, name.find('-', mark + 5) - mark - 5);
+  pid_t pid = 0;
+  for (char c : pidText) {
+    if (c < '0' || c > '9') return false;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 }  // namespace
 
 std::string FetchCache::entryName(const std::string& key) { return Sha256::hex(key); }
@@ -38,10 +66,9 @@ Result<UniqueFd> FetchCache::get(const std::string& key, const Producer& produce
   TRY(fs::makeDirs(dir_, 0700));
   std::string name = entryName(key);
   std::string path = dir_ + "/" + name;
-  TRY_ASSIGN(UniqueFd lock, UniqueFd::open(path + ".lock", O_RDWR | O_CREAT, 0600));
   // Held while the entry is checked and, if missing, downloaded: a second
   // fetch of the same URI waits here and then finds it.
-  if (::flock(lock.get(), LOCK_EX) != 0) return Error::fromErrno(fmt::format("lock '{}'", path));
+  TRY_ASSIGN(UniqueFd lock, lockEntry(path + ".lock"));
   if (int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
     UniqueFd entry(fd);
     (void)::futimens(entry.get(), nullptr);  // most recently used now
@@ -64,6 +91,7 @@ Result<UniqueFd> FetchCache::get(const std::string& key, const Producer& produce
   struct stat st;
   if (::fstat(entry.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > maxBytes_) {
     ::unlink(path.c_str());  // too big to keep; the open fd still serves this fetch
+    ::unlink((path + ".lock").c_str());  // still held: see lockEntry
     return entry;
   }
   TRY(evict(name));
@@ -80,6 +108,7 @@ Status FetchCache::evict(const std::string& keep) {
   uint64_t total = 0;
   while (dirent* d = ::readdir(dir.get())) {
     struct stat st;
+    if (isStaleTemp(d->d_name)) ::unlinkat(fd, d->d_name, 0);
     if (!isEntryName(d->d_name) || ::fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
       continue;
     entries.push_back({d->d_name, static_cast<uint64_t>(st.st_size), st.st_mtim});
@@ -92,9 +121,11 @@ Status FetchCache::evict(const std::string& keep) {
     if (total <= maxBytes_) break;
     if (e.name == keep) continue;
     // An entry being downloaded or checked holds its lock: skip it.
-    UniqueFd lock(::openat(fd, (e.name + ".lock").c_str(), O_RDWR | O_CLOEXEC));
+    std::string lockName = e.name + ".lock";
+    UniqueFd lock(::openat(fd, lockName.c_str(), O_RDWR | O_CLOEXEC));
     if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;
     if (::unlinkat(fd, e.name.c_str(), 0) == 0) total -= e.size;
+    if (lock) ::unlinkat(fd, lockName.c_str(), 0);  // still held: see lockEntry
   }
   return ok();
 }

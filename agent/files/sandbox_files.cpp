@@ -128,7 +128,9 @@ void appendJsonString(std::string& out, std::string_view s) {
 }
 
 Result<UniqueFd> openConfined(const SandboxFiles::Target& r, int flags) {
-  TRY_ASSIGN(UniqueFd root, UniqueFd::open(r.hostRoot, O_PATH | O_DIRECTORY));
+  // The host path stays out of the message: clients see virtual paths only.
+  UniqueFd root(::open(r.hostRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error{ENOENT, fmt::format("path '{}': sandbox gone", r.virtualPath)};
   auto fd = os::openInRoot(root.get(), r.inner, flags);
   if (!fd) {
     int code = fd.error().code;
@@ -185,10 +187,7 @@ Result<std::vector<FileEntry>> SandboxFiles::browse(const std::string& path) con
   return out;
 }
 
-Result<SandboxFiles::Chunk> SandboxFiles::read(const std::string& path, int64_t offset,
-                                               int64_t length) const {
-  if (offset < -1) return Error{EINVAL, fmt::format("offset {}: negative", offset)};
-  if (length < -1) return Error{EINVAL, fmt::format("length {}: negative", length)};
+Result<SandboxFiles::OpenFile> SandboxFiles::open(const std::string& path) const {
   TRY_ASSIGN(Target t, resolve(path));
   // O_NONBLOCK: a FIFO in the sandbox must not hang the request.
   TRY_ASSIGN(UniqueFd fd, openConfined(t, O_RDONLY | O_NONBLOCK | O_NOCTTY));
@@ -199,7 +198,15 @@ Result<SandboxFiles::Chunk> SandboxFiles::read(const std::string& path, int64_t 
     return Error{EISDIR, fmt::format("path '{}': cannot read a directory", t.virtualPath)};
   if (!S_ISREG(st.st_mode))
     return Error{EINVAL, fmt::format("path '{}': not a regular file", t.virtualPath)};
-  auto size = static_cast<uint64_t>(st.st_size);
+  return OpenFile{std::move(fd), static_cast<uint64_t>(st.st_size)};
+}
+
+Result<SandboxFiles::Chunk> SandboxFiles::read(const std::string& path, int64_t offset,
+                                               int64_t length) const {
+  if (offset < -1) return Error{EINVAL, fmt::format("offset {}: negative", offset)};
+  if (length < -1) return Error{EINVAL, fmt::format("length {}: negative", length)};
+  TRY_ASSIGN(OpenFile file, open(path));
+  uint64_t size = file.size;
   Chunk chunk;
   if (offset == -1) {
     chunk.offset = size;
@@ -211,10 +218,10 @@ Result<SandboxFiles::Chunk> SandboxFiles::read(const std::string& path, int64_t 
   chunk.data.resize(want);
   size_t got = 0;
   while (got < want) {
-    ssize_t n = ::pread(fd.get(), chunk.data.data() + got, want - got,
+    ssize_t n = ::pread(file.fd.get(), chunk.data.data() + got, want - got,
                         static_cast<off_t>(chunk.offset + got));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error{errno, fmt::format("path '{}': read: {}", t.virtualPath, std::strerror(errno))};
+    if (n < 0) return Error{errno, fmt::format("path '{}': read: {}", path, std::strerror(errno))};
     if (n == 0) break;  // truncated meanwhile
     got += static_cast<size_t>(n);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 
 namespace nucleo::agent {
 
@@ -49,6 +50,13 @@ class SandboxFiles {
   // Chunk.offset with no data (Mesos's way to tail a file); an offset past
   // the end returns no data and the size as offset. Regular files only.
   Result<Chunk> read(const std::string& path, int64_t offset, int64_t length) const;
+  // Opens a regular file for /files/download (the HTTP layer streams it),
+  // confined and checked as read() does.
+  struct OpenFile {
+    UniqueFd fd;
+    uint64_t size = 0;
+  };
+  Result<OpenFile> open(const std::string& path) const;
   // browse/read results as the JSON Mesos's /files endpoints answer.
   static std::string browseJson(const std::vector<FileEntry>& entries);
   static std::string readJson(const Chunk& chunk);

@@ -16,13 +16,15 @@ struct ArchiveMember {
   int mode = 0644;
 };
 
-// `kind`: "tar", "tar.gz", "tgz", "tar.bz2", "tar.xz", "tar.zst", "zip".
+// `kind`: "tar", "tar.gz", "tgz", "tar.bz2", "tar.xz", "tar.zst", "zip", or
+// "gz" (one member's content gzipped, no archive format).
 // Returns the archive's bytes ("" when libarchive refuses).
 inline std::string makeArchive(const std::string& kind, const std::vector<ArchiveMember>& members) {
   archive* a = archive_write_new();
   if (kind == "zip") archive_write_set_format_zip(a);
+  else if (kind == "gz") archive_write_set_format_raw(a);  // one member, gzipped
   else archive_write_set_format_pax_restricted(a);
-  if (kind == "tar.gz" || kind == "tgz") archive_write_add_filter_gzip(a);
+  if (kind == "tar.gz" || kind == "tgz" || kind == "gz") archive_write_add_filter_gzip(a);
   if (kind == "tar.bz2") archive_write_add_filter_bzip2(a);
   if (kind == "tar.xz") archive_write_add_filter_xz(a);
   if (kind == "tar.zst") archive_write_add_filter_zstd(a);

@@ -3,8 +3,13 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <functional>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -97,6 +102,7 @@ TEST_F(FetcherTest, BadUrisAndOutputFilesAreRefused) {
   auto abs = uri(dir_ + "/data.txt");
   abs.set_output_file("/etc/evil");
   ASSERT_EQ(::symlink(dir_.c_str(), (sandbox_ + "/out").c_str()), 0);
+  ASSERT_EQ(::mkfifo((dir_ + "/fifo").c_str(), 0644), 0);
   auto viaLink = uri(dir_ + "/data.txt");
   viaLink.set_output_file("out/evil");
   struct Case {
@@ -110,6 +116,7 @@ TEST_F(FetcherTest, BadUrisAndOutputFilesAreRefused) {
       {uri("relative/x"), "not an absolute path"},
       {uri(dir_ + "/missing.txt"), dir_ + "/missing.txt"},
       {uri(dir_), "not a regular file"},
+      {uri(dir_ + "/fifo"), "not a regular file"},  // and no hang
       {uri(server_.url("/")), "set output_file"},
   };
   for (const auto& c : cases) {
@@ -162,6 +169,8 @@ TEST_F(FetcherTest, SlowAndBrokenServersLeaveNoPartialFile) {
   s = fetch({uri(server_.url("/cut"))});
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find(server_.url("/cut")), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("connection lost after 100000 bytes"), std::string::npos)
+      << s.error().message;
   EXPECT_EQ(listDir(sandbox_), std::set<std::string>{});
   // Nothing listens here any more: a connection error, named.
   int port;
@@ -197,6 +206,77 @@ TEST_F(FetcherTest, ArchivesAreExtractedAndKept) {
   ASSERT_TRUE(fetch({executable}));
   EXPECT_EQ(mode("bin/tool.zip"), 0755u);
   EXPECT_EQ(listDir(sandbox_ + "/bin"), std::set<std::string>{"tool.zip"});
+}
+
+TEST_F(FetcherTest, PlainGzipIsDecompressedBeside) {
+  std::string gz = makeArchive("gz", {{"notes.txt", "hello notes"}});
+  server_.route("/notes.txt.gz", {200, gz, {}, {}, false});
+  server_.route("/fake.gz", {200, "not gzip at all", {}, {}, false});
+  ASSERT_TRUE(fetch({uri(server_.url("/notes.txt.gz"))}));
+  EXPECT_EQ(read("notes.txt"), "hello notes");
+  EXPECT_EQ(read("notes.txt.gz"), gz);
+  auto s = fetch({uri(server_.url("/fake.gz"))});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("gunzip 'fake.gz'"), std::string::npos) << s.error().message;
+  EXPECT_EQ(listDir(sandbox_), (std::set<std::string>{"notes.txt", "notes.txt.gz"}));
+}
+
+TEST_F(FetcherTest, CredentialsGoAsBasicAuthAndStayOutOfErrors) {
+  server_.route("/private.txt", {200, "secret data", {}, {}, false});
+  std::string authority = "127.0.0.1:" + std::to_string(server_.port());
+  ASSERT_TRUE(fetch({uri("http://alice:s%40cret@" + authority + "/private.txt")}));
+  EXPECT_EQ(read("private.txt"), "secret data");
+  // base64("alice:s@cret")
+  EXPECT_NE(server_.lastRequest("/private.txt").find("Authorization: Basic YWxpY2U6c0BjcmV0"),
+            std::string::npos)
+      << server_.lastRequest("/private.txt");
+  auto s = fetch({uri("http://alice:s%40cret@" + authority + "/missing.txt")});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("fetch 'http://alice:***@" + authority + "/missing.txt'"),
+            std::string::npos)
+      << s.error().message;
+  EXPECT_EQ(s.error().message.find("cret"), std::string::npos) << s.error().message;
+  EXPECT_EQ(redactUri("https://bob@h/x"), "https://bob@h/x");
+  EXPECT_EQ(redactUri("/local/path"), "/local/path");
+}
+
+TEST_F(FetcherTest, LargeDownloadAndCacheCopy) {
+  constexpr size_t SIZE = 32 << 20;
+  server_.route("/large.bin", {200, std::string(SIZE, 'L'), {}, {}, false});
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(fetch({uri(server_.url("/large.bin"), false)}));
+  auto plain = std::chrono::steady_clock::now() - start;
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(fetch({uri(server_.url("/large.bin"), true)}));
+  auto download = std::chrono::steady_clock::now() - start;
+  std::string other = dir_ + "/other";
+  ASSERT_TRUE(fs::makeDirs(other));
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(fetch({uri(server_.url("/large.bin"), true)}, other));
+  auto hit = std::chrono::steady_clock::now() - start;
+  struct stat st;
+  ASSERT_EQ(::stat((other + "/large.bin").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<size_t>(st.st_size), SIZE);
+  EXPECT_EQ(server_.hits("/large.bin"), 2);
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  std::printf("32 MiB: download %ld ms, into cache and sandbox %ld ms, cache hit copy %ld ms\n",
+              static_cast<long>(ms(plain)), static_cast<long>(ms(download)), static_cast<long>(ms(hit)));
+}
+
+TEST_F(FetcherTest, SizeLimitIsNamed) {
+  options_.maxBytes = 1000;
+  server_.route("/big", {200, std::string(5000, 'b'), {}, {}, false});
+  server_.route("/small", {200, std::string(1000, 's'), {}, {}, false});
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/big.local", std::string(1001, 'l')));
+  for (const auto& u : {server_.url("/big"), dir_ + "/big.local"}) {
+    auto s = fetch({uri(u)});
+    ASSERT_FALSE(s) << u;
+    EXPECT_NE(s.error().message.find("fetch '" + u + "': larger than the limit of 1000 bytes"),
+              std::string::npos)
+        << s.error().message;
+  }
+  EXPECT_EQ(listDir(sandbox_), std::set<std::string>{});
+  EXPECT_TRUE(fetch({uri(server_.url("/small"))}));
 }
 
 TEST_F(FetcherTest, TarWithDotDotIsRefused) {
@@ -272,9 +352,20 @@ TEST_F(FetcherTest, CacheEvictsLeastRecentlyUsed) {
   EXPECT_FALSE(entries.count(fetcher::FetchCache::entryName(server_.url("/b"))));
   fetchNamed("/b");
   EXPECT_EQ(server_.hits("/b"), 2);
+  // A dead process's temp file is cleared by the next eviction.
+  std::string stale = options_.cacheDir + "/" + std::string(64, 'a') + ".tmp-999999999-0";
+  ASSERT_TRUE(fs::writeFileAtomic(stale, "partial"));
   fetchNamed("/huge");  // bigger than the whole cache: served, not kept
   EXPECT_EQ(read("fhuge").size(), 5000u);
   EXPECT_FALSE(cacheEntries().count(fetcher::FetchCache::entryName(server_.url("/huge"))));
+  fetchNamed("/c");  // a hit: eviction runs only after a download
+  fetchNamed("/a");
+  EXPECT_FALSE(fs::exists(stale));
+  // Lock files go with their entries (evicted, or too big to keep).
+  for (const auto& n : listDir(options_.cacheDir))
+    if (n.size() == 69) {
+      EXPECT_TRUE(cacheEntries().count(n.substr(0, 64))) << n;
+    }
 }
 
 class FetcherTlsTest : public FetcherTest {
@@ -306,6 +397,89 @@ TEST_F(FetcherTlsTest, VerifiesAgainstTheGivenCa) {
   s = fetch({uri(tls_.url("/secure.txt", "localhost"))}, other);
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("TLS handshake"), std::string::npos) << s.error().message;
+  EXPECT_EQ(listDir(other), std::set<std::string>{});
+}
+
+}  // namespace
+}  // namespace nucleo::agent
+
+namespace nucleo::agent {
+namespace {
+
+// Runs `body` in a child with its own mount namespace (so the tmpfs it
+// mounts vanishes with it); returns the child's message, "" on success.
+std::string inMountNamespace(const std::function<std::string()>& body) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    std::string message = "unshare/mount failed";
+    if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
+      message = body();
+    (void)!::write(pipefd[1], message.data(), message.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buffer, sizeof(buffer))) > 0) out.append(buffer, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return out;
+}
+
+TEST_F(FetcherTest, ROOT_DiskFullIsNamedAndLeavesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts a small tmpfs in a mount namespace)";
+  server_.route("/big.bin", {200, std::string(1 << 20, 'x'), {}, {}, false});
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/big.local", std::string(1 << 20, 'y')));
+  std::string small = dir_ + "/small";
+  ASSERT_TRUE(fs::makeDirs(small));
+  std::string message = inMountNamespace([&]() -> std::string {
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=256k") != 0) return "mount tmpfs failed";
+    for (const auto& u : {server_.url("/big.bin"), dir_ + "/big.local"}) {
+      auto s = Fetcher(options_).fetch({uri(u)}, small);
+      if (s) return "fetch of " + u + " into a 256k tmpfs succeeded";
+      if (s.error().message.find("fetch '" + u + "'") == std::string::npos ||
+          s.error().message.find("No space left on device") == std::string::npos)
+        return "unexpected error: " + s.error().message;
+      if (!listDir(small).empty()) return "left behind: " + *listDir(small).begin();
+    }
+    return "";
+  });
+  EXPECT_EQ(message, "");
+}
+
+}  // namespace
+}  // namespace nucleo::agent
+
+namespace nucleo::agent {
+namespace {
+
+TEST_F(FetcherTest, ROOT_LocalPathsAreReadAsTheTasksUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to another user";
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/secret", "root only", 0600));
+  ASSERT_TRUE(fs::writeFileAtomic(dir_ + "/public", "for all", 0644));
+  FetchUser nobody{65534, 65534, {}};
+  Fetcher fetcher(options_);
+  auto s = fetcher.fetch({uri(dir_ + "/secret")}, sandbox_, nobody);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("as uid 65534: Permission denied"), std::string::npos)
+      << s.error().message;
+  EXPECT_EQ(listDir(sandbox_), std::set<std::string>{});
+  ASSERT_TRUE(fetcher.fetch({uri(dir_ + "/public", true)}, sandbox_, nobody));
+  EXPECT_EQ(read("public"), "for all");
+  // The agent's own rights without a user (a task with no user).
+  ASSERT_TRUE(fetcher.fetch({uri(dir_ + "/secret")}, sandbox_));
+  EXPECT_EQ(read("secret"), "root only");
+  // Cached per user: root's cached copy of the secret is not nobody's.
+  ASSERT_TRUE(fetcher.fetch({uri(dir_ + "/secret", true)}, sandbox_));
+  std::string other = dir_ + "/other";
+  ASSERT_TRUE(fs::makeDirs(other));
+  EXPECT_FALSE(fetcher.fetch({uri(dir_ + "/secret", true)}, other, nobody));
   EXPECT_EQ(listDir(other), std::set<std::string>{});
 }
 

@@ -4,10 +4,12 @@
 // (OpenSSL), canned responses per path and a request count per path.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ struct TestResponse {
 class TestHttpServer {
  public:
   TestHttpServer() {
+    ::signal(SIGPIPE, SIG_IGN);  // clients hang up early on purpose
     listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -69,6 +72,11 @@ class TestHttpServer {
   int hits(const std::string& path) {
     std::lock_guard lock(mutex_);
     return hits_[path];
+  }
+  // The last request's head (request line and headers) for `path`.
+  std::string lastRequest(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    return requests_[path];
   }
   uint16_t port() const { return port_; }
   std::string url(const std::string& path, const std::string& host = "127.0.0.1") const {
@@ -125,6 +133,7 @@ class TestHttpServer {
     {
       std::lock_guard lock(mutex_);
       ++hits_[path];
+      requests_[path] = request.substr(0, request.find("\r\n\r\n"));
       if (auto it = routes_.find(path); it != routes_.end()) response = it->second;
     }
     if (response.delay.count() > 0) pause(response.delay);
@@ -150,6 +159,7 @@ class TestHttpServer {
   std::vector<std::thread> connections_;
   std::map<std::string, TestResponse> routes_;
   std::map<std::string, int> hits_;
+  std::map<std::string, std::string> requests_;
 };
 
 }  // namespace nucleo::testing

@@ -83,6 +83,17 @@ TEST_F(SandboxFilesTest, ReadsChunksAndTails) {
   EXPECT_EQ(bad.error().code, EINVAL);
 }
 
+TEST_F(SandboxFilesTest, OpenForDownload) {
+  auto file = files_.open(path("/sub/data"));
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->size, 3u);
+  char buffer[8] = {};
+  EXPECT_EQ(::read(file->fd.get(), buffer, sizeof(buffer)), 3);
+  EXPECT_EQ(std::string(buffer), "abc");
+  EXPECT_EQ(files_.open(path("/sub")).error().code, EISDIR);
+  EXPECT_EQ(files_.open(path("/../x")).error().code, EINVAL);
+}
+
 TEST_F(SandboxFilesTest, HugeLengthIsCapped) {
   write("big", std::string(3 << 20, 'x'));
   auto chunk = files_.read(path("/big"), 0, int64_t{1} << 40);
