@@ -179,6 +179,9 @@ Status Agent::validateTask(const FwRec* fw, const mesos::v1::TaskInfo& task) con
                        task.task_id().value());
   if (task.has_executor())
     TRY(validatePathId("executor id", task.executor().executor_id().value()));
+  if (task.has_health_check())
+    TRY(validateHealthCheck(task.health_check()).context("Task '{}' health_check",
+                                                         task.task_id().value()));
   double cpus = 0, mem = 0, disk = 0;
   if (fw) {
     for (const auto& [exId, ex] : fw->executors)

@@ -19,6 +19,7 @@
 #include "agent/clock.hpp"
 #include "agent/containers/containers.hpp"
 #include "agent/flags.hpp"
+#include "agent/health/health_checker.hpp"
 #include "agent/status_update.hpp"
 #include "mesos/v1/agent/agent.pb.h"
 #include "mesos/v1/executor/executor.pb.h"
@@ -58,6 +59,9 @@ struct AgentDeps {
   // Sends a call to the master; dropped when not connected (the status
   // update manager resends).
   std::function<void(const nucleo::agent::Call&)> toMaster;
+  // Runs a health check's COMMAND probe (HealthCheck COMMAND); default: on
+  // the host (runHostCommand).
+  CommandRunner healthCommand;
   // Runs `work` off the agent's strand, then the continuation it returns on
   // the strand. Tests run both inline.
   std::function<void(std::function<std::function<void()>()> work)> offload;
@@ -127,6 +131,8 @@ class Agent {
     bool killing = false;
     bool launched = false;
     std::optional<ContainerExit> exit;
+    std::optional<HealthCheckState> health;  // with TaskInfo.health_check, once running
+    bool probing = false;
   };
   struct ExecRec {
     Kind kind = Kind::Command;
@@ -177,7 +183,10 @@ class Agent {
   void executorExited(FwRec& fw, ExecRec& ex, const ContainerExit& exit);
   void sendStatus(ExecRec& ex, TaskRec& task, mesos::v1::TaskState state,
                   std::optional<mesos::v1::TaskStatus::Reason> reason,
-                  const std::string& message);
+                  const std::string& message, std::optional<bool> healthy = std::nullopt);
+  void probeHealth();
+  void healthResult(const std::string& frameworkId, const std::string& executorId,
+                    const std::string& taskId, bool healthy);
   void forward(ExecRec& ex, TaskRec& task, mesos::v1::TaskStatus status);
   void maybeFinishExecutor(FwRec& fw, ExecRec& ex);
   std::chrono::milliseconds graceOf(const TaskRec& task,

@@ -110,7 +110,11 @@ void Agent::recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunC
       known.insert(task.containerId);
       ex.live.insert(task.containerId);
       containers_[task.containerId] = Owner{fwId, exId, ex.kind == Kind::Group ? taskId : ""};
-      if (onDisk.at(task.containerId).phase == ContainerPhase::Running) watch(task.containerId);
+      if (onDisk.at(task.containerId).phase == ContainerPhase::Running) {
+        watch(task.containerId);
+        if (task.info.has_health_check())
+          task.health.emplace(task.info.health_check(), deps_.clock->now());
+      }
     } else {
       sendStatus(ex, task, mesos::v1::TASK_FAILED, TaskStatus::REASON_EXECUTOR_TERMINATED,
                  "The task's container was gone when the agent recovered");

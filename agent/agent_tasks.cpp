@@ -76,6 +76,50 @@ void Agent::launched(const std::string& frameworkId, const std::string& executor
   }
   sendStatus(ex, task, mesos::v1::TASK_STARTING, std::nullopt, "");
   sendStatus(ex, task, mesos::v1::TASK_RUNNING, std::nullopt, "");
+  if (task.info.has_health_check())
+    task.health.emplace(task.info.health_check(), deps_.clock->now());
+}
+
+void Agent::probeHealth() {
+  auto now = deps_.clock->now();
+  for (auto& [fwId, fw] : frameworks_)
+    for (auto& [exId, ex] : fw.executors)
+      for (auto& [taskId, task] : ex.tasks) {
+        if (!task.health || task.probing || isTerminal(task.state) || task.killing) continue;
+        if (now < task.health->nextProbeAt()) continue;
+        task.probing = true;
+        auto check = task.info.health_check();
+        auto runner = deps_.healthCommand ? deps_.healthCommand : CommandRunner(runHostCommand);
+        deps_.offload([=, this, fw = fwId, ex = exId, id = taskId]() -> std::function<void()> {
+          // Tasks share the host's network: their ports are on loopback.
+          bool ok = bool(runProbe(check, "127.0.0.1", runner));
+          return [=, this] { healthResult(fw, ex, id, ok); };
+        });
+      }
+}
+
+void Agent::healthResult(const std::string& frameworkId, const std::string& executorId,
+                         const std::string& taskId, bool healthy) {
+  auto fw = frameworks_.find(frameworkId);
+  if (fw == frameworks_.end()) return;
+  auto ex = fw->second.executors.find(executorId);
+  if (ex == fw->second.executors.end()) return;
+  auto task = ex->second.tasks.find(taskId);
+  if (task == ex->second.tasks.end() || !task->second.health) return;
+  TaskRec& t = task->second;
+  t.probing = false;
+  if (isTerminal(t.state) || t.killing) return;
+  HealthVerdict verdict = t.health->record(healthy, deps_.clock->now());
+  if (verdict.healthyChanged)
+    sendStatus(ex->second, t, mesos::v1::TASK_RUNNING,
+               TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, "", *verdict.healthyChanged);
+  if (verdict.killTask) {
+    logging::get("agent")->info("health check failed, killing task_id={}", taskId);
+    nucleo::agent::Event::KillTask kill;
+    kill.mutable_framework_id()->set_value(frameworkId);
+    kill.mutable_task_id()->set_value(taskId);
+    killTask(kill);
+  }
 }
 
 void Agent::watch(const std::string& containerId) {
@@ -176,8 +220,10 @@ void Agent::executorExited(FwRec& fw, ExecRec& ex, const ContainerExit& exit) {
 }
 
 void Agent::sendStatus(ExecRec& ex, TaskRec& task, mesos::v1::TaskState state,
-                       std::optional<TaskStatus::Reason> reason, const std::string& message) {
+                       std::optional<TaskStatus::Reason> reason, const std::string& message,
+                       std::optional<bool> healthy) {
   TaskStatus status;
+  if (healthy) status.set_healthy(*healthy);
   *status.mutable_task_id() = task.info.task_id();
   status.set_state(state);
   status.set_source(TaskStatus::SOURCE_AGENT);
@@ -367,6 +413,7 @@ void Agent::shutdownFramework(const std::string& frameworkId) {
 
 void Agent::tick() {
   updates_.tick();
+  probeHealth();
   auto now = deps_.clock->now();
   for (auto& [fwId, fw] : frameworks_) {
     std::vector<ExecRec*> expired;

@@ -93,7 +93,7 @@ class AgentTest : public ::testing::Test {
   void TearDown() override { (void)fs::removeAll(dir_); }
 
   std::unique_ptr<Agent> start() {
-    AgentDeps deps;
+    AgentDeps deps = agentDeps_;
     deps.containers = &containers_;
     deps.clock = &clock_;
     deps.toMaster = [this](const nucleo::agent::Call& call) { calls_.push_back(call); };
@@ -168,6 +168,7 @@ class AgentTest : public ::testing::Test {
   std::string dir_;
   AgentOptions options_;
   FakeContainers containers_;
+  AgentDeps agentDeps_;
   FakeClock clock_;
   std::vector<nucleo::agent::Call> calls_;
   int fetches_ = 0;
@@ -477,6 +478,58 @@ TEST_F(AgentTest, TaskGroupWithADuplicateIdIsRejectedWhole) {
   ASSERT_FALSE(updates().empty());
   EXPECT_EQ(updates()[0].state(), mesos::v1::TASK_ERROR);
   EXPECT_EQ(updates()[0].reason(), mesos::v1::TaskStatus::REASON_TASK_GROUP_INVALID);
+}
+
+TEST_F(AgentTest, HealthChecksReportAndKill) {
+  auto agent = start();
+  registerAs(*agent, "A1");
+  auto run = runTask("t1", "serve");
+  auto* check = run.mutable_run_task()->mutable_task()->mutable_health_check();
+  check->set_type(mesos::v1::HealthCheck::COMMAND);
+  check->mutable_command()->set_value("probe");
+  check->set_delay_seconds(1);
+  check->set_interval_seconds(1);
+  check->set_grace_period_seconds(0);
+  check->set_consecutive_failures(2);
+  bool healthy = true;
+  int probes = 0;
+  // Probes answered by the test, not by a process.
+  agentDeps_.healthCommand = [&](const mesos::v1::CommandInfo& c, std::chrono::milliseconds)
+      -> Result<int> {
+    EXPECT_EQ(c.value(), "probe");
+    ++probes;
+    return healthy ? 0 : 1;
+  };
+  agent = start();
+  registerAs(*agent, "A1");
+  agent->handleEvent(run);
+  ackAll(*agent);
+  clock_.advance(std::chrono::milliseconds(1100));
+  agent->tick();
+  EXPECT_EQ(probes, 1);
+  ASSERT_TRUE(updates().back().has_healthy());
+  EXPECT_TRUE(updates().back().healthy());
+  EXPECT_EQ(updates().back().reason(),
+            mesos::v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  ack(*agent, updates().back());
+  healthy = false;
+  for (int i = 0; i < 2; ++i) {
+    clock_.advance(std::chrono::milliseconds(1100));
+    agent->tick();
+    ackAll(*agent);
+  }
+  bool sawUnhealthy = false;
+  for (const auto& u : updates()) sawUnhealthy |= u.has_healthy() && !u.healthy();
+  EXPECT_TRUE(sawUnhealthy);
+  EXPECT_EQ(updates().back().state(), mesos::v1::TASK_KILLING);  // 2 failures: killed
+  std::string cid = containers_.order.back();
+  EXPECT_GE(containers_.containers[cid].killGrace.count(), 0);
+  auto invalid = runTask("t2", "x");
+  invalid.mutable_run_task()->mutable_task()->mutable_health_check()->set_type(
+      mesos::v1::HealthCheck::HTTP);  // no http info
+  agent->handleEvent(invalid);
+  EXPECT_EQ(updates().back().state(), mesos::v1::TASK_ERROR);
+  EXPECT_NE(updates().back().message().find("health_check"), std::string::npos);
 }
 
 TEST_F(AgentTest, OperatorApiAndMetrics) {
