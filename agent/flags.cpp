@@ -28,6 +28,44 @@ std::string selfDir(const char* argv0) {
   return slash == std::string::npos ? "." : self.substr(0, slash);
 }
 
+// Flag values as typed, before conversion.
+struct RawFlags {
+  std::string master, recover = "reconnect", registration = "1mins";
+  std::string retryMin = "10secs", retryMax = "10mins", backoffMax = "15secs";
+  std::string pingTimeout = "75secs", killGrace = "3secs";
+  int port = 5051;
+  std::string argv0;
+};
+
+// Converts and checks the typed values; fills the defaults that depend on others.
+Status finish(AgentOptions& o, const RawFlags& raw) {
+  TRY_ASSIGN(auto hostPort, parseHostPort(raw.master).context("--master"));
+  o.masterHost = hostPort.first;
+  o.masterPort = hostPort.second;
+  o.port = static_cast<uint16_t>(raw.port);
+  o.recoverCleanup = raw.recover == "cleanup";
+  TRY_ASSIGN(o.executorRegistrationTimeout,
+             parseDuration(raw.registration).context("--executor-registration-timeout"));
+  TRY_ASSIGN(o.statusUpdateRetryMin,
+             parseDuration(raw.retryMin).context("--status-update-retry-min"));
+  TRY_ASSIGN(o.statusUpdateRetryMax,
+             parseDuration(raw.retryMax).context("--status-update-retry-max"));
+  TRY_ASSIGN(o.registrationBackoffMax,
+             parseDuration(raw.backoffMax).context("--registration-backoff-max"));
+  TRY_ASSIGN(o.masterPingTimeout, parseDuration(raw.pingTimeout).context("--master-ping-timeout"));
+  TRY_ASSIGN(o.defaultKillGrace, parseDuration(raw.killGrace).context("--default-kill-grace"));
+  if (o.statusUpdateRetryMin.count() <= 0 || o.statusUpdateRetryMax < o.statusUpdateRetryMin)
+    return Error::make("--status-update-retry-min must be positive and <= the max");
+  if (o.workDir.empty() || o.workDir[0] != '/')
+    return Error::make("--work-dir '{}' must be an absolute path", o.workDir);
+  if (o.hostname.empty()) o.hostname = o.ip;
+  std::string dir = selfDir(raw.argv0.c_str());
+  if (o.runtime.empty()) o.runtime = dir + "/nucleo";
+  if (o.supervisor.empty()) o.supervisor = dir + "/nucleo-supervisor";
+  if (o.imageRoot.empty()) o.imageRoot = o.workDir + "/images";
+  return {};
+}
+
 }  // namespace
 
 Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
@@ -68,10 +106,11 @@ Result<std::pair<std::string, uint16_t>> parseHostPort(std::string_view text) {
 Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
   CLI::App app{"nucleo-agent: the node agent (Mesos agent)"};
   AgentOptions o;
-  std::string master, recover = "reconnect", registration = "1mins";
-  std::string retryMin = "10secs", retryMax = "10mins", backoffMax = "15secs";
-  std::string pingTimeout = "75secs", killGrace = "3secs";
-  int port = o.port;
+  RawFlags raw;
+  auto& [master, recover, registration, retryMin, retryMax, backoffMax, pingTimeout, killGrace,
+         port, argv0] = raw;
+  port = o.port;
+  argv0 = argc > 0 ? argv[0] : "nucleo-agent";
   app.add_option(names("master"), master, "The master, HOST:PORT")->required();
   app.add_option(names("ip"), o.ip, "Address to listen on")->capture_default_str();
   app.add_option(names("port"), port, "Port to listen on")->capture_default_str()
@@ -111,28 +150,7 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     return Error::make("{}", e.what());
   }
-  TRY_ASSIGN(auto hostPort, parseHostPort(master).context("--master"));
-  o.masterHost = hostPort.first;
-  o.masterPort = hostPort.second;
-  o.port = static_cast<uint16_t>(port);
-  o.recoverCleanup = recover == "cleanup";
-  TRY_ASSIGN(o.executorRegistrationTimeout,
-             parseDuration(registration).context("--executor-registration-timeout"));
-  TRY_ASSIGN(o.statusUpdateRetryMin, parseDuration(retryMin).context("--status-update-retry-min"));
-  TRY_ASSIGN(o.statusUpdateRetryMax, parseDuration(retryMax).context("--status-update-retry-max"));
-  TRY_ASSIGN(o.registrationBackoffMax,
-             parseDuration(backoffMax).context("--registration-backoff-max"));
-  TRY_ASSIGN(o.masterPingTimeout, parseDuration(pingTimeout).context("--master-ping-timeout"));
-  TRY_ASSIGN(o.defaultKillGrace, parseDuration(killGrace).context("--default-kill-grace"));
-  if (o.statusUpdateRetryMin.count() <= 0 || o.statusUpdateRetryMax < o.statusUpdateRetryMin)
-    return Error::make("--status-update-retry-min must be positive and <= the max");
-  if (o.workDir.empty() || o.workDir[0] != '/')
-    return Error::make("--work-dir '{}' must be an absolute path", o.workDir);
-  if (o.hostname.empty()) o.hostname = o.ip;
-  std::string dir = selfDir(argc > 0 ? argv[0] : "nucleo-agent");
-  if (o.runtime.empty()) o.runtime = dir + "/nucleo";
-  if (o.supervisor.empty()) o.supervisor = dir + "/nucleo-supervisor";
-  if (o.imageRoot.empty()) o.imageRoot = o.workDir + "/images";
+  TRY(finish(o, raw));
   return o;
 }
 
