@@ -133,9 +133,11 @@ std::map<std::string, std::map<std::string, Resources>> Master::reconcileAgentTa
   std::map<std::string, std::map<std::string, Resources>> used;
   std::set<std::pair<std::string, std::string>> reported;
   for (const auto& task : reg.tasks()) {
-    if (isTerminal(task.state())) continue;
     std::string frameworkId = task.framework_id().value();
+    // A task that ended on the agent is still reported: its terminal update
+    // is on its way, so it must not be declared lost meanwhile.
     reported.insert({frameworkId, task.task_id().value()});
+    if (isTerminal(task.state())) continue;
     std::string role = task.resources().empty() || !task.resources(0).has_allocation_info()
                            ? "*" : task.resources(0).allocation_info().role();
     if (auto r = fromProto(task.resources())) used[frameworkId][role] += *r;

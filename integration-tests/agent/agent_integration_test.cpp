@@ -1,0 +1,286 @@
+// nucleo-agent end to end: the real nucleo-master and nucleo-agent binaries
+// on loopback, a scheduler client in this file (Mesos v1 scheduler API over
+// protobuf), tasks run as real containers through nucleo-supervisor and the
+// nucleo runtime on the host's filesystem. Root: containers need cgroups and
+// namespaces.
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "base/fs.hpp"
+#include "mesos/v1/scheduler/scheduler.pb.h"
+#include "integration-tests/agent/scheduler_client.hpp"
+
+namespace nucleo::agent {
+namespace {
+
+using namespace e2e;
+using namespace std::chrono_literals;
+
+class AgentIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: containers use cgroups and namespaces";
+    for (const char* bin : {NUCLEO_MASTER_BIN, NUCLEO_AGENT_BIN, NUCLEO_BIN, NUCLEO_SUPERVISOR_BIN})
+      if (!fs::exists(bin)) GTEST_SKIP() << bin << " is not built";
+    // The containers' mounts live and die with a mount namespace of this
+    // test's own, which the master and the agents inherit.
+    static bool unshared = false;
+    if (!unshared) {
+      ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+      ASSERT_EQ(::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+      unshared = true;
+    }
+    char tmpl[] = "/tmp/nucleo-agent-it-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    masterPort_ = freePort();
+    agentPort_ = freePort();
+    master_ = std::make_unique<Process>(
+        std::vector<std::string>{NUCLEO_MASTER_BIN, "--port", std::to_string(masterPort_),
+                                 "--work-dir", dir_ + "/master", "--heartbeat-interval", "1secs"},
+        dir_ + "/master.log");
+    startAgent();
+    ASSERT_TRUE(agentRegistered(15s)) << agentLog();
+  }
+  bool agentRegistered(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (metrics().find("nucleo_agent_registered 1") != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  void TearDown() override {
+    // The agent's SHUTDOWN path kills every container it started.
+    if (agent_) agent_->kill(SIGKILL);
+    if (!dir_.empty()) {
+      std::vector<std::string> argv = {NUCLEO_AGENT_BIN, "--master", "127.0.0.1:1", "--work-dir",
+                                       dir_ + "/agent", "--recover", "cleanup", "--port", "0",
+                                       "--cgroup-parent", cgroupParent()};
+      Process cleanup(argv, dir_ + "/cleanup.log");
+      std::this_thread::sleep_for(1500ms);  // recovery with cleanup destroys the containers
+      cleanup.kill(SIGTERM);
+      master_.reset();
+      for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+                            "pids", "unified", ""})
+        ::rmdir(fmt::format("/sys/fs/cgroup/{}{}", c, cgroupParent()).c_str());
+      if (!HasFailure()) (void)fs::removeAll(dir_);
+      else std::fprintf(stderr, "logs kept in %s\n", dir_.c_str());
+    }
+  }
+  void startAgent() {
+    agent_ = std::make_unique<Process>(
+        std::vector<std::string>{NUCLEO_AGENT_BIN, "--master",
+                                 "127.0.0.1:" + std::to_string(masterPort_), "--port",
+                                 std::to_string(agentPort_), "--work-dir", dir_ + "/agent",
+                                 "--resources", "cpus:4;mem:4096;disk:1000",
+                                 "--status-update-retry-min", "500ms",
+                                 "--runtime", NUCLEO_BIN, "--supervisor", NUCLEO_SUPERVISOR_BIN,
+                                 "--cgroup-parent", cgroupParent(), "--master-ping-timeout", "3secs",
+                                 "--verbose"},
+        dir_ + "/agent.log");
+  }
+  // Containers' cgroups go below this one; removed (empty) after the test.
+  static std::string cgroupParent() { return fmt::format("/nucleo-agent-it-{}", ::getpid()); }
+  std::string agentLog() {
+    auto log = fs::readFile(dir_ + "/agent.log");
+    return log ? *log : "";
+  }
+  std::string metrics() { return get(agentPort_, "/metrics").body; }
+
+  std::string dir_;
+  uint16_t masterPort_ = 0, agentPort_ = 0;
+  std::unique_ptr<Process> master_, agent_;
+};
+
+TEST_F(AgentIntegrationTest, ROOT_TaskRunsAndFinishesWithItsExitCode) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  ASSERT_TRUE(scheduler.launch({commandTask("ok", "echo hello; exit 0"),
+                                commandTask("bad", "exit 3")}));
+  ASSERT_TRUE(scheduler.waitForState("ok", mesos::v1::TASK_FINISHED, 20s)) << agentLog();
+  ASSERT_TRUE(scheduler.waitForState("bad", mesos::v1::TASK_FAILED, 20s)) << agentLog();
+  auto ok = scheduler.updatesOf("ok");
+  ASSERT_GE(ok.size(), 3u);
+  EXPECT_EQ(ok[0].state(), mesos::v1::TASK_STARTING);
+  EXPECT_EQ(ok[1].state(), mesos::v1::TASK_RUNNING);
+  EXPECT_EQ(scheduler.updatesOf("bad").back().message(), "Command exited with status 3");
+  // Every update acknowledged: nothing pending on the agent.
+  bool drained = false;
+  for (int i = 0; i < 100 && !drained; ++i, std::this_thread::sleep_for(50ms))
+    drained = metrics().find("nucleo_agent_status_updates_pending 0") != std::string::npos;
+  EXPECT_TRUE(drained) << metrics();
+  // The sandbox keeps the output; /files/read serves it by its path.
+  std::string agentId = ok.back().agent_id().value();
+  std::string stdoutPath = fmt::format("{}/agent/slaves/{}/frameworks/{}/executors/ok/runs/latest/stdout",
+                                       dir_, agentId, scheduler.frameworkId());
+  auto read = get(agentPort_, "/files/read?path=" + stdoutPath + "&offset=0");
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_NE(read.body.find("hello"), std::string::npos) << read.body;
+  auto browse = get(agentPort_, "/files/browse?path=" + stdoutPath.substr(0, stdoutPath.rfind('/')));
+  EXPECT_EQ(browse.status, 200);
+  EXPECT_NE(browse.body.find("stdout"), std::string::npos) << browse.body;
+}
+
+TEST_F(AgentIntegrationTest, ROOT_KilledTaskGetsItsGracePeriod) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  // Traps SIGTERM and takes 1 s to exit: within the 3 s grace, so it is not SIGKILLed.
+  auto task = commandTask("slow", "trap 'sleep 1; exit 0' TERM; while true; do sleep 0.1; done");
+  ASSERT_TRUE(scheduler.launch({task}));
+  ASSERT_TRUE(scheduler.waitForState("slow", mesos::v1::TASK_RUNNING, 20s)) << agentLog();
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(scheduler.kill("slow", 3'000'000'000), 202);
+  ASSERT_TRUE(scheduler.waitForState("slow", mesos::v1::TASK_KILLED, 15s)) << agentLog();
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(scheduler.waitForState("slow", mesos::v1::TASK_KILLING, 1s));
+  EXPECT_GE(took, 900ms);  // it was given time to clean up
+  EXPECT_LT(took, 2900ms);  // and not held to the full grace
+}
+
+TEST_F(AgentIntegrationTest, ROOT_AgentKilledMidTaskRecoversAndReportsOnce) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  ASSERT_TRUE(scheduler.launch({commandTask("long", "sleep 4; exit 7"),
+                                commandTask("short", "sleep 1; exit 0")}));
+  ASSERT_TRUE(scheduler.waitForState("long", mesos::v1::TASK_RUNNING, 20s)) << agentLog();
+  ASSERT_TRUE(scheduler.waitForState("short", mesos::v1::TASK_RUNNING, 20s)) << agentLog();
+  agent_->kill(SIGKILL);
+  std::this_thread::sleep_for(2500ms);  // "short" ends while the agent is down
+  EXPECT_EQ(scheduler.terminalCount("short"), 0u);
+  startAgent();
+  ASSERT_TRUE(scheduler.waitForState("short", mesos::v1::TASK_FINISHED, 20s)) << agentLog();
+  ASSERT_TRUE(scheduler.waitForState("long", mesos::v1::TASK_FAILED, 20s)) << agentLog();
+  EXPECT_EQ(scheduler.updatesOf("long").back().message(), "Command exited with status 7");
+  std::this_thread::sleep_for(1500ms);  // resends would have come by now
+  EXPECT_EQ(scheduler.terminalCount("long"), 1u);
+  EXPECT_EQ(scheduler.terminalCount("short"), 1u);
+  for (const auto& s : scheduler.updatesOf("long"))
+    EXPECT_NE(s.state(), mesos::v1::TASK_LOST) << s.message();
+}
+
+TEST_F(AgentIntegrationTest, ROOT_TaskGroupRunsAsAPod) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  mesos::v1::ExecutorInfo executor;
+  executor.set_type(mesos::v1::ExecutorInfo::DEFAULT);
+  executor.mutable_executor_id()->set_value("pod-1");
+  auto* cpus = executor.add_resources();
+  cpus->set_name("cpus");
+  cpus->set_type(mesos::v1::Value::SCALAR);
+  cpus->mutable_scalar()->set_value(0.1);
+  ASSERT_TRUE(scheduler.launchGroup(executor, {commandTask("a", "hostname > out; exit 0"),
+                                               commandTask("b", "sleep 0.5")}));
+  ASSERT_TRUE(scheduler.waitForState("a", mesos::v1::TASK_FINISHED, 20s)) << agentLog();
+  ASSERT_TRUE(scheduler.waitForState("b", mesos::v1::TASK_FINISHED, 20s)) << agentLog();
+}
+
+TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSpeaksTheExecutorApi) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  auto task = commandTask("via-executor", "");
+  task.clear_command();
+  task.set_data("0.3");
+  auto* executor = task.mutable_executor();
+  executor->mutable_executor_id()->set_value("test-executor");
+  executor->mutable_framework_id()->set_value(scheduler.frameworkId());
+  executor->mutable_command()->set_value(NUCLEO_TEST_EXECUTOR_BIN);
+  ASSERT_TRUE(scheduler.launch({task}));
+  ASSERT_TRUE(scheduler.waitForState("via-executor", mesos::v1::TASK_FINISHED, 30s)) << agentLog();
+  auto updates = scheduler.updatesOf("via-executor");
+  EXPECT_EQ(updates.back().message(), "done by the test executor");
+  EXPECT_EQ(updates.back().source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
+}
+
+TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSurvivesAnAgentRestart) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  auto task = commandTask("long-exec", "");
+  task.clear_command();
+  task.set_data("4");  // the executor finishes the task 4 s after RUNNING
+  auto* executor = task.mutable_executor();
+  executor->mutable_executor_id()->set_value("resubscriber");
+  executor->mutable_framework_id()->set_value(scheduler.frameworkId());
+  executor->mutable_command()->set_value(NUCLEO_TEST_EXECUTOR_BIN);
+  ASSERT_TRUE(scheduler.launch({task}));
+  ASSERT_TRUE(scheduler.waitForState("long-exec", mesos::v1::TASK_RUNNING, 30s)) << agentLog();
+  agent_->kill(SIGKILL);
+  std::this_thread::sleep_for(1s);
+  startAgent();
+  ASSERT_TRUE(scheduler.waitForState("long-exec", mesos::v1::TASK_FINISHED, 30s)) << agentLog();
+  EXPECT_EQ(scheduler.updatesOf("long-exec").back().message(), "done by the test executor");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(scheduler.terminalCount("long-exec"), 1u);
+  // The executor got its acknowledgement and exited: nothing left running.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(100ms))
+    gone = metrics().find("nucleo_agent_containers 0") != std::string::npos;
+  EXPECT_TRUE(gone) << metrics();
+}
+
+TEST_F(AgentIntegrationTest, ROOT_SilentMasterIsLostAndTheAgentRegistersAgain) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  ASSERT_TRUE(scheduler.launch({commandTask("steady", "sleep 30")}));
+  ASSERT_TRUE(scheduler.waitForState("steady", mesos::v1::TASK_RUNNING, 20s)) << agentLog();
+  master_->signal(SIGSTOP);  // no PING, no answers: the agent gives it up after 3 s
+  bool lost = false;
+  for (int i = 0; i < 100 && !lost; ++i, std::this_thread::sleep_for(100ms))
+    lost = metrics().find("nucleo_agent_registered 0") != std::string::npos;
+  master_->signal(SIGCONT);
+  EXPECT_TRUE(lost) << agentLog();
+  EXPECT_TRUE(agentRegistered(20s)) << agentLog();
+  // The task ran on undisturbed and is still the master's.
+  std::string tasks = post(agentPort_, "/api/v1", R"({"type":"GET_TASKS"})", "application/json").body;
+  EXPECT_NE(tasks.find("TASK_RUNNING"), std::string::npos) << tasks;
+  EXPECT_EQ(scheduler.terminalCount("steady"), 0u);
+}
+
+TEST_F(AgentIntegrationTest, ROOT_BadInputIsAnsweredNotFatal) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  auto noCommand = commandTask("empty", "");
+  noCommand.mutable_command()->clear_value();
+  auto badImage = commandTask("image", "true");
+  badImage.mutable_container()->set_type(mesos::v1::ContainerInfo::MESOS);
+  badImage.mutable_container()->mutable_mesos()->mutable_image()->set_type(mesos::v1::Image::DOCKER);
+  badImage.mutable_container()->mutable_mesos()->mutable_image()->mutable_docker()->set_name(
+      "no-such-image:latest");
+  ASSERT_TRUE(scheduler.launch({noCommand, badImage}));
+  ASSERT_TRUE(scheduler.waitForState("empty", mesos::v1::TASK_ERROR, 20s)) << agentLog();
+  ASSERT_TRUE(scheduler.waitForState("image", mesos::v1::TASK_FAILED, 20s)) << agentLog();
+  EXPECT_NE(scheduler.updatesOf("image").back().message(), "");
+  // Garbage on the agent's endpoints is refused; the agent keeps serving.
+  EXPECT_EQ(post(agentPort_, "/api/v1/executor", "{not json", "application/json").status, 400);
+  EXPECT_EQ(post(agentPort_, "/api/v1", "\xff\xff", kProtobuf).status, 400);
+  EXPECT_EQ(post(agentPort_, "/api/v1/executor", "{}", "text/plain").status, 415);
+  auto unknown = post(agentPort_, "/api/v1/executor",
+                      R"({"type":"SUBSCRIBE","framework_id":{"value":"nope"},)"
+                      R"("executor_id":{"value":"nope"},"subscribe":{}})", "application/json");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("Framework cannot be found"), std::string::npos) << unknown.body;
+  EXPECT_EQ(post(agentPort_, "/api/v1", R"({"type":"LAUNCH_CONTAINER"})", "application/json").status,
+            501);
+  EXPECT_EQ(get(agentPort_, "/files/read?path=/etc/passwd").status, 404);
+  EXPECT_EQ(get(agentPort_, "/health").status, 200);
+}
+
+}  // namespace
+}  // namespace nucleo::agent
