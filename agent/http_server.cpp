@@ -259,8 +259,13 @@ Reply HttpServer::Impl::files(const Request& request, const std::string& path) {
     std::string runs = sandbox.substr(0, sandbox.rfind('/'));
     char target[4096];
     ssize_t n = ::readlink((runs + "/latest").c_str(), target, sizeof(target) - 1);
-    if (n > 0 && std::string(target, static_cast<size_t>(n)) == sandbox.substr(runs.size() + 1))
+    if (n > 0 && std::string(target, static_cast<size_t>(n)) == sandbox.substr(runs.size() + 1)) {
       files.attach(runs + "/latest", sandbox);
+      // And under Mesos's virtual path, which clients build from ids alone:
+      // /frameworks/<framework>/executors/<executor>/runs/latest.
+      auto frameworks = runs.rfind("/frameworks/");
+      if (frameworks != std::string::npos) files.attach(runs.substr(frameworks) + "/latest", sandbox);
+    }
   }
   auto status = [](int code) { return code == ENOENT ? 404 : code == EACCES ? 403 : 400; };
   if (path.rfind("/files/browse", 0) == 0) {

@@ -122,7 +122,7 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
     TRY(store->mountRootfs(*image, meta.imageMount, ctx.rootfs));
     ctx.image = &image->config;
   } else {
-    TRY(mountHostRootfs(ctx.rootfs));
+    TRY(mountHostRootfs(ctx.rootfs, options_.workDir + "/containers"));
   }
   TRY_ASSIGN(ctx.user, resolveUser(l, image ? &*image : nullptr, ctx.rootfs));
   ctx.cgroupsPath = meta.cgroup;

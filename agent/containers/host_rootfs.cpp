@@ -2,12 +2,31 @@
 
 #include <sys/mount.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "base/fs.hpp"
 #include "linux/mount.hpp"
 
 namespace nucleo::agent {
 
-Status mountHostRootfs(const std::string& target) {
+namespace {
+// Detaches every mount of the copy at or under target+path, outermost first
+// (a detach takes its whole subtree, so inner ones are then gone).
+void detachUnder(const std::string& target, const std::string& path) {
+  auto text = fs::readFile("/proc/self/mountinfo");
+  if (!text) return;
+  std::string prefix = target + path;
+  std::vector<std::string> points;
+  for (const auto& m : os::parseMountInfo(*text))
+    if (m.mountPoint == prefix || m.mountPoint.rfind(prefix + "/", 0) == 0) points.push_back(m.mountPoint);
+  std::sort(points.begin(), points.end(),
+            [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  for (const auto& point : points) ::umount2(point.c_str(), MNT_DETACH);
+}
+}  // namespace
+
+Status mountHostRootfs(const std::string& target, const std::string& hide) {
   if (::mount("/", target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     return Error::fromErrno("bind '/' on '" + target + "'");
   // Private: our detaches must not propagate back to the host's mounts.
@@ -22,6 +41,7 @@ Status mountHostRootfs(const std::string& target) {
     for (int i = 0; i < 16 && ::umount2(path.c_str(), MNT_DETACH) == 0; ++i) {
     }
   }
+  if (!hide.empty()) detachUnder(target, hide);
   return {};
 }
 

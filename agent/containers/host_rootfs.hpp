@@ -11,9 +11,12 @@ namespace nucleo::agent {
 
 // Recursively binds / onto target (an empty directory), makes the copy
 // private, and detaches its /proc, /sys and /dev subtrees: the runtime
-// mounts fresh ones there and refuses to mount over a procfs. Errors name
-// the step; on error nothing stays mounted.
-Status mountHostRootfs(const std::string& target);
+// mounts fresh ones there and refuses to mount over a procfs. Every mount
+// under `hide` (the agent's containers directory) is detached from the copy
+// too: other containers' root filesystems would otherwise be copied into
+// each new one, and the mount table would grow with every container. Errors
+// name the step; on error nothing stays mounted.
+Status mountHostRootfs(const std::string& target, const std::string& hide);
 
 // Lazily detaches what mountHostRootfs mounted; fine when nothing is there.
 Status unmountHostRootfs(const std::string& target);

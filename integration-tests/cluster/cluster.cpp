@@ -196,7 +196,19 @@ void Framework::offers(sdk::SchedulerDriver& driver, const std::vector<mesos::v1
       auto attempt = available;
       Launch fitted = *launch;
       bool fits = true;
-      for (auto& task : fitted.tasks) fits = fits && fit(&task, &attempt, offer.agent_id());
+      for (auto& task : fitted.tasks) {
+        fits = fits && fit(&task, &attempt, offer.agent_id());
+        if (fits && task.has_executor()) {
+          auto* executor = task.mutable_executor();
+          auto taken = sdk::take(&attempt, sdk::scalars(executor->resources()));
+          fits = taken.has_value();
+          if (fits) {
+            executor->clear_resources();
+            for (auto& resource : *taken) *executor->add_resources() = resource;
+            executor->mutable_framework_id()->set_value(frameworkId_);
+          }
+        }
+      }
       if (fitted.group) {
         for (auto& task : *fitted.group->mutable_tasks()) fits = fits && fit(&task, &attempt, offer.agent_id());
         auto executorResources = sdk::take(&attempt, sdk::scalars(fitted.executor->resources()));
@@ -279,8 +291,8 @@ std::string Framework::frameworkId() {
   return frameworkId_;
 }
 
-RunningDriver::RunningDriver(Framework& framework, sdk::SchedulerOptions options)
-    : driver_(framework, std::move(options)), thread_([this] { (void)driver_.run(); }) {}
+RunningDriver::RunningDriver(sdk::Scheduler& scheduler, sdk::SchedulerOptions options)
+    : driver_(scheduler, std::move(options)), thread_([this] { (void)driver_.run(); }) {}
 
 RunningDriver::~RunningDriver() { stop(); }
 

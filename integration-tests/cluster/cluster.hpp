@@ -113,7 +113,7 @@ class Framework : public sdk::Scheduler {
 // A driver running on its own thread.
 class RunningDriver {
  public:
-  RunningDriver(Framework& framework, sdk::SchedulerOptions options);
+  RunningDriver(sdk::Scheduler& scheduler, sdk::SchedulerOptions options);
   ~RunningDriver();
   sdk::SchedulerDriver& driver() { return driver_; }
   // Ends the subscription (the framework stays registered, as after a crash).
@@ -126,7 +126,8 @@ class RunningDriver {
 
 sdk::SchedulerOptions frameworkOptions(const std::string& master, const std::string& name,
                                        double failoverTimeoutSeconds = 0);
+// 64 MB: `nucleo create` itself runs inside the container's cgroup.
 mesos::v1::TaskInfo commandTask(const std::string& id, const std::string& command,
-                                double cpus = 0.1, double mem = 32, bool image = true);
+                                double cpus = 0.1, double mem = 64, bool image = true);
 
 }  // namespace nucleo::e2e

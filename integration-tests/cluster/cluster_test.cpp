@@ -15,6 +15,7 @@
 
 #include "base/fs.hpp"
 #include "integration-tests/cluster/cluster.hpp"
+#include "mesos/v1/master/master.pb.h"
 #include "sdk/http_client.hpp"
 #include "sdk/resources.hpp"
 
@@ -61,7 +62,7 @@ TEST_F(ClusterTest, ROOT_TasksAndAGroupFromAnImageReachTheirEnds) {
   framework.queue({{commandTask("ok", "echo hi from $(hostname); exit 0"),
                     commandTask("fails", "exit 3"),
                     commandTask("sleeps", "sleep 600"),
-                    commandTask("hog", "head -c 200m /dev/zero | tail > /dev/null", 0.1, 32)},
+                    commandTask("hog", "head -c 300m /dev/zero | tail > /dev/null", 0.1, 64)},
                    {}, {}});
   mesos::v1::ExecutorInfo executor;
   executor.set_type(mesos::v1::ExecutorInfo::DEFAULT);
@@ -95,6 +96,35 @@ TEST_F(ClusterTest, ROOT_TasksAndAGroupFromAnImageReachTheirEnds) {
   // Every update carried a uuid and was acknowledged: none left on the agent.
   EXPECT_TRUE(updatesDrained()) << cluster_->agentMetrics();
   for (const auto& status : framework.updates("ok")) EXPECT_EQ(status.uuid().size(), 16u);
+}
+
+TEST_F(ClusterTest, ROOT_AnExecutorWrittenWithTheSdkRunsTasks) {
+  startCluster();
+  Framework framework;
+  RunningDriver driver(framework, frameworkOptions(cluster_->masterAddress(), "custom-executor"));
+  mesos::v1::ExecutorInfo executor;
+  executor.set_type(mesos::v1::ExecutorInfo::CUSTOM);
+  executor.mutable_executor_id()->set_value("sdk-executor");
+  executor.mutable_command()->set_value(NUCLEO_EXAMPLE_EXECUTOR_BIN);
+  *executor.add_resources() = sdk::scalar("cpus", 0.1);
+  *executor.add_resources() = sdk::scalar("mem", 64);
+  auto good = commandTask("by-executor", "exit 0", 0.1, 32, false);
+  auto bad = commandTask("by-executor-fails", "exit 2", 0.1, 32, false);
+  // A task for a custom executor has an ExecutorInfo and no CommandInfo; this
+  // executor runs the task's data.
+  for (auto* task : {&good, &bad}) {
+    task->set_data(task->command().value());
+    task->clear_command();
+    *task->mutable_executor() = executor;
+  }
+  framework.queue({{good, bad}, {}, {}});
+  EXPECT_TRUE(framework.waitFor("by-executor", mesos::v1::TASK_FINISHED)) << cluster_->logs();
+  EXPECT_TRUE(framework.waitFor("by-executor-fails", mesos::v1::TASK_FAILED)) << cluster_->logs();
+  auto failed = framework.last("by-executor-fails");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
+  EXPECT_NE(failed->message().find("status 2"), std::string::npos) << failed->message();
+  EXPECT_TRUE(updatesDrained()) << cluster_->agentMetrics();
 }
 
 TEST_F(ClusterTest, ROOT_ExplicitAndImplicitReconciliation) {
@@ -147,14 +177,27 @@ TEST_F(ClusterTest, ROOT_FrameworkFailoverKeepsTasksUntilTheTimeout) {
   }
   // Gone for longer than failover_timeout: the master removes the framework
   // and the agent kills its tasks.
-  Framework().waitUntil(
-      [&] { return cluster_->agentMetrics().find("nucleo_agent_tasks{state=\"TASK_RUNNING\"} 1") ==
-                   std::string::npos; },
-      20s);
+  EXPECT_TRUE(Framework().waitUntil(
+      [&] { return cluster_->agentMetrics().find("nucleo_agent_containers 0") != std::string::npos; },
+      20s))
+      << "the task's container still runs after the failover timeout: " << cluster_->agentMetrics();
   auto tasks = sdk::httpRequest(cluster_->masterAddress(), "POST", "/api/v1",
-                                {{"Content-Type", "application/json"}}, R"({"type":"GET_TASKS"})", 5s);
+                                {{"Content-Type", "application/x-protobuf"},
+                                 {"Accept", "application/x-protobuf"}},
+                                [] {
+                                  mesos::v1::master::Call call;
+                                  call.set_type(mesos::v1::master::Call::GET_TASKS);
+                                  return call.SerializeAsString();
+                                }(),
+                                5s);
   ASSERT_TRUE(tasks);
-  EXPECT_EQ(tasks->body.find("\"TASK_RUNNING\""), std::string::npos) << tasks->body;
+  mesos::v1::master::Response response;
+  ASSERT_TRUE(response.ParseFromString(tasks->body));
+  EXPECT_EQ(response.get_tasks().tasks_size(), 0) << "the framework's tasks are still active";
+  bool killed = false;
+  for (const auto& task : response.get_tasks().completed_tasks())
+    killed = killed || (task.task_id().value() == "kept" && task.state() == mesos::v1::TASK_KILLED);
+  EXPECT_TRUE(killed) << response.DebugString();
 }
 
 TEST_F(ClusterTest, ROOT_MasterRestartLosesNoTask) {

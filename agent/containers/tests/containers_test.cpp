@@ -1,6 +1,8 @@
 // Containers run for real: busybox image containers, host-filesystem ones,
 // pods, kills, OOM, log rotation, an agent SIGKILLed and recovered. Root only.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -479,6 +481,30 @@ TEST_F(ContainersTest, ROOT_HostFilesystemContainer) {
   EXPECT_EQ(slurp(l.sandbox + "/stdout"), "host-fs\nread-only\n" + top + "\n" + l.sandbox + "\n" + l.sandbox + "\n");
   EXPECT_EQ(slurp(l.sandbox + "/file"), "written\n") << "the sandbox is writable";
   EXPECT_FALSE(fs::exists("/etc/nucleo-must-fail"));
+}
+
+TEST_F(ContainersTest, ROOT_HostFilesystemContainersDoNotCopyEachOthersMounts) {
+  auto mounts = [] {
+    auto text = fs::readFile("/proc/self/mountinfo");
+    return text ? std::count(text->begin(), text->end(), '\n') : 0;
+  };
+  std::vector<long> growth;
+  long before = mounts();
+  for (int i = 0; i < 4; ++i) {
+    ContainerLaunch l;
+    l.containerId = "hostfs-" + std::to_string(i);
+    l.sandbox = sandbox(l.containerId);
+    l.command.set_value("sleep 1000");
+    auto pid = launch(l);
+    ASSERT_TRUE(pid) << pid.error().message;
+    long now = mounts();
+    growth.push_back(now - before);
+    before = now;
+  }
+  // Each container adds the same few mounts to the agent's namespace; a copy
+  // of the others' root filesystems would make each one add more.
+  EXPECT_EQ(growth[3], growth[1]) << growth[0] << " " << growth[1] << " " << growth[2] << " " << growth[3];
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(containers_->destroy("hostfs-" + std::to_string(i)));
 }
 
 TEST_F(ContainersTest, ROOT_SupervisorIsSmallAndHoldsNoFdOfTheAgent) {
