@@ -68,7 +68,7 @@ int printAgents(const OperatorClient& client, bool json) {
   return 0;
 }
 
-int printFrameworks(const OperatorClient& client, bool json) {
+int printFrameworks(const OperatorClient& client, bool json, bool all) {
   auto response = client.call(Call::GET_FRAMEWORKS);
   if (!response) return fail(response.error().message);
   if (json) return std::printf("%s\n", nucleo::proto::toJson(response->get_frameworks()).c_str()), 0;
@@ -82,6 +82,13 @@ int printFrameworks(const OperatorClient& client, bool json) {
                 info.name().substr(0, 28).c_str(), role.c_str(), framework.connected() ? "yes" : "no",
                 used["cpus"], used["mem"]);
   }
+  if (all)
+    for (const auto& framework : response->get_frameworks().completed_frameworks()) {
+      const auto& info = framework.framework_info();
+      std::string role = info.roles_size() > 0 ? info.roles(0) : info.role();
+      std::printf("%-45s %-28s %-10s %-10s %-8s %-10s\n", info.id().value().c_str(),
+                  info.name().substr(0, 28).c_str(), role.c_str(), "ended", "-", "-");
+    }
   return 0;
 }
 
@@ -270,6 +277,7 @@ int main(int argc, char** argv) {
   app.add_option("--secret", secret, "Secret for HTTP Basic authentication");
   auto* agents = app.add_subcommand("agents", "List the agents");
   auto* frameworks = app.add_subcommand("frameworks", "List the frameworks");
+  frameworks->add_flag("--all,-a", all, "Include frameworks that have ended");
   auto* tasks = app.add_subcommand("tasks", "List the tasks");
   tasks->add_flag("--all,-a", all, "Include completed tasks");
   auto* runCommand = app.add_subcommand("run", "Run a task (nucleo-execute's flags)");
@@ -290,7 +298,7 @@ int main(int argc, char** argv) {
   if (!principal.empty()) credential = nucleo::sdk::Credential{principal, secret};
   OperatorClient client(master, credential);
   if (*agents) return printAgents(client, json);
-  if (*frameworks) return printFrameworks(client, json);
+  if (*frameworks) return printFrameworks(client, json, all);
   if (*tasks) return printTasks(client, json, all);
   if (*runCommand) return run(master, runCommand->remaining(), argv[0]);
   if (*killCommand) return kill(client, taskId, force, credential);
