@@ -116,7 +116,9 @@ void Cluster::startMaster() {
 
 void Cluster::startAgent() {
   std::vector<std::string> argv;
-  if (!options_.agentNetns.empty()) argv = {"ip", "netns", "exec", options_.agentNetns};
+  // nsenter, not `ip netns exec`: the latter also remounts /sys, which hides
+  // the cgroup mounts the containers need.
+  if (!options_.agentNetns.empty()) argv = {"nsenter", "--net=/run/netns/" + options_.agentNetns, "--"};
   for (std::string arg :
        {std::string(NUCLEO_AGENT_BIN), std::string("--master"), masterAddress(), std::string("--ip"),
         options_.agentIp, std::string("--port"), std::to_string(agentPort_), std::string("--work-dir"),

@@ -43,7 +43,7 @@ uint16_t freePort();
 
 struct ClusterOptions {
   std::string agentResources = "cpus:4;mem:4096;disk:1000";
-  std::string agentNetns;  // run the agent inside this named netns (ip netns)
+  std::string agentNetns;  // run the agent in this named netns (/run/netns/NAME)
   std::string masterIp = "127.0.0.1";
   std::string agentIp = "127.0.0.1";
   std::vector<std::string> masterFlags;

@@ -213,6 +213,66 @@ TEST_F(ClusterTest, ROOT_MasterRestartLosesNoTask) {
   EXPECT_TRUE(framework.waitFor("survivor", mesos::v1::TASK_FINISHED, 30s)) << cluster_->logs();
 }
 
+// Runs `command` through the shell; true when it exits 0.
+bool sh(const std::string& command) { return std::system(command.c_str()) == 0; }
+
+// The agent in a network namespace of the test's own, joined to the host's by
+// a veth pair the test makes; taking the host end down cuts the agent off.
+class CutOffAgentTest : public ClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterTest::SetUp();
+    if (IsSkipped()) return;
+    if (!sh("command -v ip >/dev/null")) GTEST_SKIP() << "needs ip(8) from iproute2 to set up the test's namespace";
+    netns_ = "nucleo-cut-" + std::to_string(::getpid());
+    hostEnd_ = "ncut" + std::to_string(::getpid() % 100000) + "h";
+    agentEnd_ = "ncut" + std::to_string(::getpid() % 100000) + "a";
+    ASSERT_TRUE(sh("ip netns add " + netns_));
+    ASSERT_TRUE(sh("ip link add " + hostEnd_ + " type veth peer name " + agentEnd_ + " netns " + netns_));
+    ASSERT_TRUE(sh("ip addr add 10.254.77.1/30 dev " + hostEnd_ + " && ip link set " + hostEnd_ + " up"));
+    ASSERT_TRUE(sh("ip -n " + netns_ + " addr add 10.254.77.2/30 dev " + agentEnd_ + " && ip -n " + netns_ +
+                   " link set " + agentEnd_ + " up && ip -n " + netns_ + " link set lo up"));
+  }
+  void TearDown() override {
+    cluster_.reset();
+    if (!netns_.empty()) {
+      (void)sh("ip link del " + hostEnd_ + " 2>/dev/null");
+      (void)sh("ip netns del " + netns_ + " 2>/dev/null");
+    }
+  }
+  std::string netns_, hostEnd_, agentEnd_;
+};
+
+TEST_F(CutOffAgentTest, ROOT_UnreachableThenReconciledWhenTheLinkComesBack) {
+  ClusterOptions options;
+  options.agentNetns = netns_;
+  options.masterIp = "10.254.77.1";
+  options.agentIp = "10.254.77.2";
+  options.masterFlags = {"--agent-ping-timeout", "1secs", "--max-agent-ping-timeouts", "2"};
+  startCluster(options);
+  Framework framework;
+  RunningDriver driver(framework, frameworkOptions(cluster_->masterAddress(), "partition", 120));
+  framework.queue({{commandTask("cut", "sleep 600", 0.1, 64, false)}, {}, {}});
+  ASSERT_TRUE(framework.waitFor("cut", mesos::v1::TASK_RUNNING)) << cluster_->logs();
+  size_t before = framework.updates("cut").size();
+
+  ASSERT_TRUE(sh("ip link set " + hostEnd_ + " down"));
+  EXPECT_TRUE(framework.waitFor("cut", mesos::v1::TASK_UNREACHABLE, 20s))
+      << "the master did not report the cut-off agent's task" << cluster_->logs();
+
+  ASSERT_TRUE(sh("ip link set " + hostEnd_ + " up"));
+  auto runningAgain = [&] {
+    auto updates = framework.updates("cut");
+    for (size_t i = before; i < updates.size(); ++i)
+      if (updates[i].state() == mesos::v1::TASK_UNREACHABLE)
+        for (size_t j = i + 1; j < updates.size(); ++j)
+          if (updates[j].state() == mesos::v1::TASK_RUNNING) return true;
+    return false;
+  };
+  EXPECT_TRUE(framework.waitUntil(runningAgain, 40s))
+      << "the task was not reconciled as RUNNING after the link came back" << cluster_->logs();
+}
+
 TEST_F(ClusterTest, ROOT_TwoFrameworksGetDrfShares) {
   startCluster();
   // Dominant shares: A's tasks take 1/4 of the cpus, B's 1/4 of the memory.
