@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 
+#include "base/fs.hpp"
 #include "base/strings.hpp"
 
 namespace nucleo::agent {
@@ -37,6 +39,32 @@ struct RawFlags {
   std::string argv0;
 };
 
+// Reads --credential: Mesos's JSON form or "principal secret" text.
+Status readCredential(AgentOptions& o) {
+  TRY_ASSIGN(std::string text, fs::readFile(o.credentialFile).context("--credential"));
+  boost::system::error_code ec;
+  boost::json::value json = boost::json::parse(text, ec);
+  if (!ec && json.is_object()) {
+    const auto& object = json.as_object();
+    auto field = [&](const char* key) -> std::string {
+      const auto* value = object.if_contains(key);
+      return value && value->is_string() ? std::string(value->as_string()) : std::string();
+    };
+    o.principal = field("principal");
+    o.secret = field("secret");
+  } else {
+    auto words = strings::split(std::string(strings::trim(text)), ' ', true);
+    if (words.size() == 2) {
+      o.principal = words[0];
+      o.secret = words[1];
+    }
+  }
+  if (o.principal.empty())
+    return Error::make("--credential {}: expected {{\"principal\": ..., \"secret\": ...}} or 'principal secret'",
+                       o.credentialFile);
+  return {};
+}
+
 // Converts and checks the typed values; fills the defaults that depend on others.
 Status finish(AgentOptions& o, const RawFlags& raw) {
   TRY_ASSIGN(auto hostPort, parseHostPort(raw.master).context("--master"));
@@ -63,6 +91,7 @@ Status finish(AgentOptions& o, const RawFlags& raw) {
   if (o.runtime.empty()) o.runtime = dir + "/nucleo";
   if (o.supervisor.empty()) o.supervisor = dir + "/nucleo-supervisor";
   if (o.imageRoot.empty()) o.imageRoot = o.workDir + "/images";
+  if (!o.credentialFile.empty()) TRY(readCredential(o));
   return {};
 }
 
@@ -111,7 +140,10 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
          port, argv0] = raw;
   port = o.port;
   argv0 = argc > 0 ? argv[0] : "nucleo-agent";
-  app.add_option(names("master"), master, "The master, HOST:PORT")->required();
+  master = "127.0.0.1:5050";
+  app.add_option(names("master"), master, "The master, HOST:PORT")
+      ->envname("NUCLEO_MASTER")
+      ->capture_default_str();
   app.add_option(names("ip"), o.ip, "Address to listen on")->capture_default_str();
   app.add_option(names("port"), port, "Port to listen on")->capture_default_str()
       ->check(CLI::Range(0, 65535));
@@ -142,6 +174,8 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
   app.add_option(names("max-body-size"), o.maxBodyBytes, "Largest request body")
       ->capture_default_str();
   app.add_option(names("log-file"), o.logFile, "Log here instead of stderr");
+  app.add_option(names("credential"), o.credentialFile,
+                 "Principal and secret for the master: JSON {principal, secret} or 'principal secret'");
   app.add_flag("-v,--verbose", o.verbose, "Log at debug level");
   try {
     app.parse(argc, argv);

@@ -13,7 +13,7 @@
 namespace nucleo::agent {
 
 struct AgentOptions {
-  std::string masterHost;  // from --master HOST:PORT (required)
+  std::string masterHost;  // from --master HOST:PORT (default 127.0.0.1:5050, $NUCLEO_MASTER)
   uint16_t masterPort = 5050;
   std::string ip = "127.0.0.1";
   uint16_t port = 5051;  // 0 picks a free port
@@ -40,6 +40,10 @@ struct AgentOptions {
   std::chrono::milliseconds requestTimeout = std::chrono::seconds(30);
   bool verbose = false;
   std::string logFile;
+  // --credential FILE: HTTP Basic credentials for the master, as Mesos's
+  // agent reads them: {"principal": "...", "secret": "..."} or "principal secret".
+  std::string credentialFile;
+  std::string principal, secret;
 };
 
 // "30s", "100ms", "5mins", "2hrs", "1days", "250us" or plain seconds. Errors

@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <openssl/evp.h>
 
 #include "base/logging.hpp"
 
@@ -53,6 +54,7 @@ struct MasterLink::Impl : std::enable_shared_from_this<Impl> {
 
   awaitable<void> run();
   awaitable<bool> session();
+  void authorize(boost::beast::http::request<boost::beast::http::string_body>& request) const;
   awaitable<bool> readStream(beast::tcp_stream& stream, beast::flat_buffer& buffer);
   awaitable<void> heartbeats(uint64_t generation, std::chrono::milliseconds interval);
   awaitable<void> sender();
@@ -99,6 +101,18 @@ awaitable<void> MasterLink::Impl::run() {
   }
 }
 
+// HTTP Basic credentials (--credential) on every request to the master.
+void MasterLink::Impl::authorize(http::request<http::string_body>& request) const {
+  if (options_.principal.empty()) return;
+  std::string plain = options_.principal + ":" + options_.secret;
+  std::string encoded(4 * ((plain.size() + 2) / 3) + 1, '\0');
+  int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                               reinterpret_cast<const unsigned char*>(plain.data()),
+                               static_cast<int>(plain.size()));
+  encoded.resize(static_cast<size_t>(length));
+  request.set(http::field::authorization, "Basic " + encoded);
+}
+
 awaitable<bool> MasterLink::Impl::session() {
   tcp::resolver resolver(io_);
   auto [rec, endpoints] = co_await resolver.async_resolve(
@@ -113,6 +127,7 @@ awaitable<bool> MasterLink::Impl::session() {
   request.set(http::field::host, options_.masterHost);
   request.set(http::field::content_type, kProtobuf);
   request.set(http::field::accept, kProtobuf);
+  authorize(request);
   request.body() = hooks_.registerCall().SerializeAsString();
   request.prepare_payload();
   auto [wec, wn] = co_await http::async_write(*stream, request, kTuple);
@@ -202,6 +217,7 @@ awaitable<bool> MasterLink::Impl::post(std::unique_ptr<beast::tcp_stream>& conn,
   request.set(http::field::host, options_.masterHost);
   request.set(http::field::content_type, kProtobuf);
   request.set("Mesos-Stream-Id", streamId_);
+  authorize(request);
   request.keep_alive(true);
   request.body() = body;
   request.prepare_payload();

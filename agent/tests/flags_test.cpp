@@ -1,5 +1,10 @@
 #include "agent/flags.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
 namespace nucleo::agent {
@@ -10,7 +15,7 @@ Result<AgentOptions> parse(std::vector<const char*> args) {
   return parseFlags(static_cast<int>(args.size()), args.data());
 }
 
-TEST(FlagsTest, DefaultsAndRequiredMaster) {
+TEST(FlagsTest, Defaults) {
   auto o = parse({"--master", "10.0.0.1:5050"});
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->masterHost, "10.0.0.1");
@@ -23,7 +28,39 @@ TEST(FlagsTest, DefaultsAndRequiredMaster) {
   EXPECT_FALSE(o->recoverCleanup);
   EXPECT_TRUE(o->runtime.ends_with("/nucleo"));
   EXPECT_EQ(o->imageRoot, "/var/lib/nucleo-agent/images");
-  EXPECT_FALSE(parse({}));
+  // With no flags at all it joins a master on this machine.
+  ::unsetenv("NUCLEO_MASTER");
+  auto bare = parse({});
+  ASSERT_TRUE(bare) << bare.error().message;
+  EXPECT_EQ(bare->masterHost, "127.0.0.1");
+  EXPECT_EQ(bare->masterPort, 5050);
+}
+
+TEST(FlagsTest, CredentialFileInJsonOrText) {
+  char json[] = "/tmp/nucleo-credential-XXXXXX";
+  int fd = ::mkstemp(json);
+  ASSERT_GE(fd, 0);
+  std::string body = R"({"principal": "agent1", "secret": "s3cret"})";
+  ASSERT_EQ(::write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  ::close(fd);
+  auto o = parse({"--credential", json});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->principal, "agent1");
+  EXPECT_EQ(o->secret, "s3cret");
+  FILE* text = std::fopen(json, "w");
+  std::fputs("agent2 other\n", text);
+  std::fclose(text);
+  o = parse({"--credential", json});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->principal, "agent2");
+  EXPECT_EQ(o->secret, "other");
+  text = std::fopen(json, "w");
+  std::fputs("{}", text);
+  std::fclose(text);
+  o = parse({"--credential", json});
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().message.find("--credential"), std::string::npos) << o.error().message;
+  ::unlink(json);
 }
 
 TEST(FlagsTest, MesosUnderscoreSpellings) {

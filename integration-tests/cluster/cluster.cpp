@@ -129,6 +129,7 @@ void Cluster::startAgent() {
         std::string("--registration-backoff-max"), std::string("2secs"),
         std::string("--master-ping-timeout"), std::string("5secs")})
     argv.push_back(arg);
+  argv.insert(argv.end(), options_.agentFlags.begin(), options_.agentFlags.end());
   agent_ = std::make_unique<Child>(argv, dir_ + "/agent.log");
 }
 

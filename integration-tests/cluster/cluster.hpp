@@ -47,6 +47,7 @@ struct ClusterOptions {
   std::string masterIp = "127.0.0.1";
   std::string agentIp = "127.0.0.1";
   std::vector<std::string> masterFlags;
+  std::vector<std::string> agentFlags;
 };
 
 class Cluster {

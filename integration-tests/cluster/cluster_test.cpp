@@ -213,6 +213,35 @@ TEST_F(ClusterTest, ROOT_MasterRestartLosesNoTask) {
   EXPECT_TRUE(framework.waitFor("survivor", mesos::v1::TASK_FINISHED, 30s)) << cluster_->logs();
 }
 
+TEST_F(ClusterTest, ROOT_WithCredentialsAgentsAndFrameworksAuthenticate) {
+  char dir[] = "/tmp/nucleo-credentials-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string credentials = std::string(dir) + "/credentials.json";
+  std::string agentCredential = std::string(dir) + "/agent.json";
+  ASSERT_TRUE(fs::writeFileAtomic(credentials,
+                                  R"({"credentials":[{"principal":"agent","secret":"a-secret"},)"
+                                  R"({"principal":"framework","secret":"f-secret"}]})",
+                                  0600, fs::Durability::Volatile));
+  ASSERT_TRUE(fs::writeFileAtomic(agentCredential, R"({"principal":"agent","secret":"a-secret"})", 0600,
+                                  fs::Durability::Volatile));
+  ClusterOptions options;
+  options.masterFlags = {"--credentials", credentials};
+  options.agentFlags = {"--credential", agentCredential};
+  startCluster(options);
+  Framework framework;
+  auto schedulerOptions = frameworkOptions(cluster_->masterAddress(), "authenticated");
+  schedulerOptions.framework.set_principal("framework");
+  schedulerOptions.credential = sdk::Credential{"framework", "f-secret"};
+  RunningDriver driver(framework, schedulerOptions);
+  framework.queue({{commandTask("authenticated", "exit 0")}, {}, {}});
+  EXPECT_TRUE(framework.waitFor("authenticated", mesos::v1::TASK_FINISHED)) << cluster_->logs();
+  auto anonymous = sdk::httpRequest(cluster_->masterAddress(), "POST", "/api/v1",
+                                    {{"Content-Type", "application/json"}}, R"({"type":"GET_TASKS"})", 5s);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->head.status, 401);
+  (void)fs::removeAll(dir);
+}
+
 // Runs `command` through the shell; true when it exits 0.
 bool sh(const std::string& command) { return std::system(command.c_str()) == 0; }
 
