@@ -40,6 +40,10 @@ class ContainerBackend {
   virtual Status destroy(const std::string& containerId) = 0;
   virtual Result<std::vector<ContainerInfoOnDisk>> recover() = 0;
   virtual Result<Containers::Usage> usage(const std::string& containerId) = 0;
+  // The container's IPv4 addresses; none on the host's network.
+  virtual Result<std::vector<std::string>> ipAddresses(const std::string&) {
+    return std::vector<std::string>();
+  }
 };
 
 // An executor's SUBSCRIBE stream as the HTTP layer holds it.

@@ -21,6 +21,7 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "mesos/v1/mesos.pb.h"
+#include "network/network.hpp"
 
 namespace nucleo::agent {
 
@@ -35,6 +36,10 @@ struct ContainersOptions {
   // The sandbox as seen inside a container (Mesos: /mnt/mesos/sandbox).
   std::string sandboxMountPoint = "/mnt/mesos/sandbox";
   size_t maxLogBytes = 10 << 20;  // stdout/stderr each rotate past this (one .1 kept)
+  // Networks of containers whose ContainerInfo.network_infos ask for one
+  // (task_network.hpp): the bridge, and where CNI lists and plugins are.
+  network::BridgeConfig bridge;
+  network::CniConfig cni;
 };
 
 struct ContainerLaunch {
@@ -97,6 +102,10 @@ class Containers {
   // the sandbox. Idempotent.
   Status destroy(const std::string& containerId);
 
+  // The IPv4 addresses (no prefix) of the container's network as set up at
+  // launch; empty on the host's network. Error for an unknown container.
+  Result<std::vector<std::string>> ipAddresses(const std::string& containerId);
+
   // Every container under workDir, with its phase: after an agent restart.
   Result<std::vector<ContainerInfoOnDisk>> recover();
 
@@ -119,6 +128,8 @@ class Containers {
   Result<ContainerExit> recordLostExit(const std::string& id);
   Status killCgroup(const std::string& cgroup);
   Result<PodNamespaces> podNamespaces(const std::string& podId);
+  std::vector<std::string> networkCreateArgs() const;
+  Status recordAddresses(const std::string& id);
 
   ContainersOptions options_;
 };
