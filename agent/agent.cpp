@@ -474,9 +474,14 @@ void Agent::launchGroupTasks(FwRec& fw, ExecRec& ex, std::vector<std::string> ta
   std::string podId = ex.containerId;
   bool createPod = ex.phase == Phase::Launching;
   ex.phase = Phase::Running;
+  // The pod's network: the executor's network_infos, else the first task's.
+  std::optional<mesos::v1::ContainerInfo> network;
+  if (ex.info.container().network_infos_size() > 0) network = ex.info.container();
+  else if (!launches.empty() && launches[0].container && launches[0].container->network_infos_size() > 0)
+    network = launches[0].container;
   auto* backend = deps_.containers;
   deps_.offload([=, this]() -> std::function<void()> {
-    Status pod = createPod ? backend->createPod(podId) : Status{};
+    Status pod = createPod ? backend->createPod(podId, network) : Status{};
     std::vector<Result<pid_t>> results;
     for (const auto& launch : launches)
       results.push_back(pod ? backend->launch(launch)

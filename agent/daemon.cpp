@@ -21,7 +21,10 @@ namespace {
 class ContainersBackend final : public ContainerBackend {
  public:
   explicit ContainersBackend(ContainersOptions options) : containers_(std::move(options)) {}
-  Status createPod(const std::string& podId) override { return containers_.createPod(podId); }
+  Status createPod(const std::string& podId,
+                   const std::optional<mesos::v1::ContainerInfo>& network) override {
+    return containers_.createPod(podId, network);
+  }
   Status destroyPod(const std::string& podId) override { return containers_.destroyPod(podId); }
   Result<pid_t> launch(const ContainerLaunch& launch) override { return containers_.launch(launch); }
   Result<UniqueFd> exitFd(const std::string& id) override { return containers_.exitFd(id); }

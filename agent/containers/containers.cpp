@@ -151,6 +151,10 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
   auto pid = strings::toInt(report);
   if (!pid || *pid <= 0) return Error::make("supervisor: bad report '{}'", report);
   if (!ctx.networkMode.empty()) TRY(recordAddresses(l.containerId));
+  if (pod && !pod->addressesFile.empty()) {  // the pod's network is the task's
+    TRY_ASSIGN(auto lines, fs::readFile(pod->addressesFile));
+    TRY(fs::writeFileAtomic(dir + "/" + ADDRESSES_FILE, lines, 0600, fs::Durability::Volatile));
+  }
   return static_cast<pid_t>(*pid);
 }
 

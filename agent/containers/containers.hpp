@@ -80,6 +80,11 @@ class Containers {
   // host's network), held by a supervisor in pause mode; the pod's hostname is
   // its id (up to 63 characters). Idempotent per podId.
   Status createPod(const std::string& podId, bool ownNetwork = false);
+  // The same with the network `container`'s network_infos ask for (see
+  // task_network.hpp; none given: the host's), attached to the pod's
+  // namespace before any task joins it and detached by destroyPod. A failure
+  // leaves no pod, link, lease or rule.
+  Status createPod(const std::string& podId, const std::optional<mesos::v1::ContainerInfo>& container);
   Status destroyPod(const std::string& podId);
 
   // Prepares the bundle, starts the supervisor, which creates and starts the
@@ -129,6 +134,7 @@ class Containers {
   Status killCgroup(const std::string& cgroup);
   Result<PodNamespaces> podNamespaces(const std::string& podId);
   std::vector<std::string> networkCreateArgs() const;
+  Status attachPod(const std::string& podId, const std::string& mode, const std::vector<std::string>& publish);
   Status recordAddresses(const std::string& id);
 
   ContainersOptions options_;

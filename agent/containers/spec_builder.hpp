@@ -20,6 +20,7 @@ struct PodNamespaces {
   std::string ipc, uts;
   std::string net;  // empty: the host's network
   std::string shm;  // a host directory shared as /dev/shm (POSIX shm)
+  std::string addressesFile;  // the pod network's addresses, one a line; "" if none
 };
 
 // What Containers resolved before the spec can be written.

@@ -24,8 +24,10 @@ class FakeContainers : public ContainerBackend {
     bool destroyed = false;
     std::chrono::milliseconds killGrace{-1};
   };
-  Status createPod(const std::string& podId) override {
+  Status createPod(const std::string& podId,
+                   const std::optional<mesos::v1::ContainerInfo>& network) override {
     pods.push_back(podId);
+    podNetwork = network;
     return {};
   }
   Status destroyPod(const std::string&) override { return {}; }
@@ -69,6 +71,7 @@ class FakeContainers : public ContainerBackend {
 
   std::map<std::string, C> containers;
   std::vector<std::string> ips;
+  std::optional<mesos::v1::ContainerInfo> podNetwork;
   std::vector<std::string> order;
   std::vector<std::string> pods;
   bool failLaunch = false;

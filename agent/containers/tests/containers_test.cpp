@@ -684,5 +684,35 @@ TEST_F(ContainersTest, ROOT_NoneNetworkHasOnlyLoopback) {
   EXPECT_TRUE(ips->empty());
 }
 
+TEST_F(ContainersTest, ROOT_PodOnTheBridgeSharesOneAddressAndIsDetachedOnDestroy) {
+  if (!useTestBridge()) GTEST_SKIP() << "needs nft (nftables)";
+  mesos::v1::ContainerInfo net;
+  net.set_type(mesos::v1::ContainerInfo::MESOS);
+  auto* info = net.add_network_infos();
+  info->set_name("agbr0");  // the bridge's own name
+  info->add_port_mappings()->set_host_port(18095);
+  info->mutable_port_mappings(0)->set_container_port(80);
+  ASSERT_TRUE(containers_->createPod("pod-br", net));
+  pods_.push_back("pod-br");
+  auto server = imageLaunch("pod-br.a", "nc -l -p 80 -e echo reply-from-pod");
+  server.podId = "pod-br";
+  ASSERT_TRUE(launch(server));
+  auto other = imageLaunch("pod-br.b", "ip -4 -o addr show eth0 | awk '{print $4}'");
+  other.podId = "pod-br";
+  ASSERT_TRUE(launch(other));
+  waitExit("pod-br.b");
+  auto ips = containers_->ipAddresses("pod-br.a");
+  ASSERT_TRUE(ips && ips->size() == 1);
+  EXPECT_TRUE(ips->front().starts_with("10.233.0.")) << ips->front();
+  EXPECT_EQ(slurp(other.sandbox + "/stdout"), ips->front() + "/24\n") << "one network for the pod";
+  EXPECT_EQ(readFromLocalPort(18095), "reply-from-pod\n");
+  waitExit("pod-br.a");
+  ASSERT_TRUE(containers_->destroy("pod-br.a"));
+  ASSERT_TRUE(containers_->destroy("pod-br.b"));
+  ASSERT_TRUE(containers_->destroyPod("pod-br"));
+  expectNoNetworkLeft("pod-br");
+  EXPECT_EQ(sh("ls " + options_.bridge.stateDir + "/" + options_.bridge.name), "") << "lease released";
+}
+
 }  // namespace
 }  // namespace nucleo::agent
