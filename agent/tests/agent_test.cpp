@@ -483,8 +483,14 @@ TEST_F(AgentTest, TaskGroupRunsAsAPod) {
     t->mutable_task_id()->set_value(id);
     t->mutable_command()->set_value("sleep 10");
   }
+  // The first task's network_infos choose the pod's network.
+  auto* net = g->mutable_task_group()->mutable_tasks(0)->mutable_container();
+  net->set_type(mesos::v1::ContainerInfo::MESOS);
+  net->add_network_infos()->set_name("bridge");
   agent->handleEvent(e);
   ASSERT_EQ(containers_.pods.size(), 1u);
+  ASSERT_TRUE(containers_.podNetwork);
+  EXPECT_EQ(containers_.podNetwork->network_infos(0).name(), "bridge");
   ASSERT_EQ(containers_.order.size(), 2u);
   for (const auto& cid : containers_.order) {
     EXPECT_EQ(containers_.containers[cid].launch.podId, containers_.pods[0]);
