@@ -673,6 +673,19 @@ TEST_F(ContainersTest, ROOT_FailedLaunchOnAPublishedPortLeavesNothing) {
   EXPECT_EQ(leases, ips->front() + "\n") << "only br-a's lease";
 }
 
+TEST_F(ContainersTest, ROOT_BridgedContainerIsDetachedByADestroyAfterARestart) {
+  if (!useTestBridge()) GTEST_SKIP() << "needs nft (nftables)";
+  ASSERT_TRUE(launch(bridgedLaunch("br-restart", "sleep 30", {{18096, 80}})));
+  EXPECT_NE(sh("nft list table inet agtest").find("\"c:br-restart\""), std::string::npos);
+  containers_.emplace(options_);  // as a restarted agent: nothing in memory
+  auto found = containers_->recover();
+  ASSERT_TRUE(found && found->size() == 1);
+  EXPECT_EQ(containers_->ipAddresses("br-restart").value().size(), 1u);
+  ASSERT_TRUE(containers_->destroy("br-restart"));
+  expectNoNetworkLeft("br-restart");
+  EXPECT_EQ(sh("ls " + options_.bridge.stateDir + "/ports"), "");
+}
+
 TEST_F(ContainersTest, ROOT_NoneNetworkHasOnlyLoopback) {
   auto l = imageLaunch("net-none", "ls /sys/class/net");
   l.container->add_network_infos()->set_name("none");
