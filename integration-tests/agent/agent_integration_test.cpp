@@ -175,6 +175,16 @@ TEST_F(AgentIntegrationTest, ROOT_BridgedTaskReportsItsAddress) {
   auto leases = fs::readFile(dir_ + "/netstate/agitbr0/" + ip.ip_address());
   EXPECT_FALSE(leases) << "lease of " << ip.ip_address() << " still there";
   EXPECT_FALSE(fs::exists(dir_ + "/netstate/ports/tcp-31005"));
+  // A lease whose container vanished while the agent was down is freed when
+  // it starts again.
+  agent_->kill(SIGKILL);
+  std::string ghost = dir_ + "/netstate/agitbr0/10.234.0.99";
+  ASSERT_TRUE(fs::writeFileAtomic(ghost, R"({"container":"ghost","owner":"/nonexistent/ghost"})"));
+  startAgent();
+  ASSERT_TRUE(agentRegistered(15s)) << agentLog();
+  EXPECT_FALSE(fs::exists(ghost));
+  EXPECT_NE(agentLog().find("network lease freed bridge=agitbr0 address=10.234.0.99 container_id=ghost"),
+            std::string::npos) << agentLog();
 }
 
 TEST_F(AgentIntegrationTest, ROOT_KilledTaskGetsItsGracePeriod) {
