@@ -686,6 +686,36 @@ TEST_F(ContainersTest, ROOT_BridgedContainerIsDetachedByADestroyAfterARestart) {
   EXPECT_EQ(sh("ls " + options_.bridge.stateDir + "/ports"), "");
 }
 
+TEST_F(ContainersTest, ROOT_OtherNetworkNameIsACniList) {
+  if (!fs::exists("/usr/lib/cni/bridge") || !fs::exists("/usr/lib/cni/host-local"))
+    GTEST_SKIP() << "needs containernetworking-plugins in /usr/lib/cni";
+  // Our own CNI bridge and subnet; no ipMasq or portmap, so no iptables rules.
+  options_.cni.configDir = base_ + "/cni";
+  options_.cni.pluginDirs = {"/usr/lib/cni"};
+  ASSERT_TRUE(fs::makeDirs(options_.cni.configDir));
+  std::string list = R"({"cniVersion":"1.0.0","name":"agcni","plugins":[{"type":"bridge","bridge":"agcni0",)"
+                     R"("isGateway":true,"ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":)"
+                     R"("10.235.0.0/24"}]],"dataDir":")" + base_ + R"(/cni-ipam"}},{"type":"loopback"}]})";
+  ASSERT_TRUE(fs::writeFileAtomic(options_.cni.configDir + "/10-agcni.conflist", list));
+  containers_.emplace(options_);
+  auto l = imageLaunch("cni-1", "sleep 30");
+  l.container->add_network_infos()->set_name("agcni");
+  auto pid = launch(l);
+  if (!pid) (void)std::system("ip link del agcni0 2>/dev/null");
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto ips = containers_->ipAddresses("cni-1");
+  ASSERT_TRUE(ips && ips->size() == 1);
+  EXPECT_TRUE(ips->front().starts_with("10.235.0.")) << ips->front();
+  EXPECT_TRUE(containers_->destroy("cni-1"));
+  EXPECT_EQ(sh("ip -o link show master agcni0 2>/dev/null | wc -l"), "0\n") << "veth removed by DEL";
+  (void)std::system("ip link del agcni0 2>/dev/null");
+  auto unknown = imageLaunch("cni-2", "true");
+  unknown.container->add_network_infos()->set_name("nosuchnet");
+  auto failed = launch(unknown);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("nosuchnet"), std::string::npos) << failed.error().message;
+}
+
 TEST_F(ContainersTest, ROOT_NoneNetworkHasOnlyLoopback) {
   auto l = imageLaunch("net-none", "ls /sys/class/net");
   l.container->add_network_infos()->set_name("none");
