@@ -150,11 +150,7 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
   TRY_ASSIGN(std::string report, detail::startSupervisorProcess(argv));
   auto pid = strings::toInt(report);
   if (!pid || *pid <= 0) return Error::make("supervisor: bad report '{}'", report);
-  if (!ctx.networkMode.empty()) TRY(recordAddresses(l.containerId));
-  if (pod && !pod->addressesFile.empty()) {  // the pod's network is the task's
-    TRY_ASSIGN(auto lines, fs::readFile(pod->addressesFile));
-    TRY(fs::writeFileAtomic(dir + "/" + ADDRESSES_FILE, lines, 0600, fs::Durability::Volatile));
-  }
+  TRY(recordAddresses(l.containerId, ctx));
   return static_cast<pid_t>(*pid);
 }
 
@@ -171,7 +167,14 @@ std::vector<std::string> Containers::networkCreateArgs() const {
 
 // What the runtime recorded in its state (network::Attachment JSON), kept in
 // the container's directory so status updates can name the addresses.
-Status Containers::recordAddresses(const std::string& id) {
+// A pod's task has the pod's addresses.
+Status Containers::recordAddresses(const std::string& id, const SpecContext& ctx) {
+  std::string file = containerDir(id) + "/" + ADDRESSES_FILE;
+  if (ctx.pod && !ctx.pod->addressesFile.empty()) {
+    TRY_ASSIGN(auto lines, fs::readFile(ctx.pod->addressesFile));
+    return fs::writeFileAtomic(file, lines, 0600, fs::Durability::Volatile);
+  }
+  if (ctx.networkMode.empty()) return {};
   TRY_ASSIGN(auto text, fs::readFile(runtimeRoot() + "/" + id + "/state.json"));
   boost::system::error_code ec;
   auto v = boost::json::parse(text, ec);
@@ -182,7 +185,7 @@ Status Containers::recordAddresses(const std::string& id) {
       for (const auto& ip : att.ips) lines += ip.substr(0, ip.find('/')) + "\n";
     }
   }
-  return fs::writeFileAtomic(containerDir(id) + "/" + ADDRESSES_FILE, lines, 0600, fs::Durability::Volatile);
+  return fs::writeFileAtomic(file, lines, 0600, fs::Durability::Volatile);
 }
 
 Result<std::vector<std::string>> Containers::ipAddresses(const std::string& id) {

@@ -26,6 +26,7 @@
 namespace nucleo::agent {
 
 struct PodNamespaces;
+struct SpecContext;
 
 struct ContainersOptions {
   std::string workDir;         // <workDir>/containers/<id>/ holds bundle, state, exit status
@@ -135,7 +136,7 @@ class Containers {
   Result<PodNamespaces> podNamespaces(const std::string& podId);
   std::vector<std::string> networkCreateArgs() const;
   Status attachPod(const std::string& podId, const std::string& mode, const std::vector<std::string>& publish);
-  Status recordAddresses(const std::string& id);
+  Status recordAddresses(const std::string& id, const SpecContext& context);
 
   ContainersOptions options_;
 };
