@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "agent/agent.hpp"
+#include "agent/containers/task_network.hpp"
 #include "base/fs.hpp"
 #include "base/logging.hpp"
 
@@ -234,14 +235,7 @@ void Agent::sendStatus(ExecRec& ex, TaskRec& task, mesos::v1::TaskState state,
   status.mutable_container_status()->mutable_container_id()->set_value(container);
   // As Mesos: the container's addresses from TASK_RUNNING on.
   if (task.launched && state != mesos::v1::TASK_STAGING && state != mesos::v1::TASK_STARTING) {
-    if (auto ips = deps_.containers->ipAddresses(container); ips && !ips->empty()) {
-      auto* info = status.mutable_container_status()->add_network_infos();
-      for (const auto& ip : *ips) {
-        auto* a = info->add_ip_addresses();
-        a->set_protocol(mesos::v1::NetworkInfo::IPv4);
-        a->set_ip_address(ip);
-      }
-    }
+    if (auto ips = deps_.containers->ipAddresses(container)) setIpAddresses(*status.mutable_container_status(), *ips);
   }
   forward(ex, task, std::move(status));
 }

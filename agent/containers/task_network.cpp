@@ -61,4 +61,14 @@ Status validatePortMappings(const mesos::v1::ContainerInfo& container,
   return {};
 }
 
+void setIpAddresses(mesos::v1::ContainerStatus& status, const std::vector<std::string>& ips) {
+  if (ips.empty()) return;
+  auto* net = status.add_network_infos();
+  for (const auto& ip : ips) {
+    auto* a = net->add_ip_addresses();
+    a->set_protocol(mesos::v1::NetworkInfo::IPv4);
+    a->set_ip_address(ip);
+  }
+}
+
 }  // namespace nucleo::agent

@@ -31,4 +31,8 @@ Result<TaskNetwork> taskNetwork(const std::optional<mesos::v1::ContainerInfo>& c
 Status validatePortMappings(const mesos::v1::ContainerInfo& container,
                             const std::vector<mesos::v1::Resource>& resources);
 
+// As Mesos reports them: one network_info with IPv4 ip_addresses (no prefix);
+// nothing for no addresses.
+void setIpAddresses(mesos::v1::ContainerStatus& status, const std::vector<std::string>& ips);
+
 }  // namespace nucleo::agent

@@ -325,6 +325,17 @@ TEST_F(AgentTest, BridgedTaskReportsItsAddressAndHostPortsMustBeItsPorts) {
   EXPECT_EQ(cs.network_infos(0).ip_addresses(0).ip_address(), "10.88.0.7");
   EXPECT_EQ(cs.network_infos(0).ip_addresses(0).protocol(), mesos::v1::NetworkInfo::IPv4);
   EXPECT_EQ(updates()[updates().size() - 2].container_status().network_infos_size(), 0) << "not on STARTING";
+  mesos::v1::agent::Call call;
+  call.set_type(mesos::v1::agent::Call::GET_CONTAINERS);
+  auto containers = agent->operatorCall(call).response->get_containers();
+  ASSERT_EQ(containers.containers_size(), 1);
+  EXPECT_EQ(containers.containers(0).container_status().network_infos(0).ip_addresses(0).ip_address(),
+            "10.88.0.7");
+  call.set_type(mesos::v1::agent::Call::GET_TASKS);
+  auto tasks = agent->operatorCall(call).response->get_tasks();
+  ASSERT_EQ(tasks.launched_tasks_size(), 1);
+  EXPECT_EQ(tasks.launched_tasks(0).statuses(0).container_status().network_infos(0).ip_addresses(0)
+                .ip_address(), "10.88.0.7");
 }
 
 TEST_F(AgentTest, FailedFetchFailsTheTask) {
