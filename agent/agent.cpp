@@ -2,6 +2,7 @@
 // custom executors, task groups as pods), kills, acknowledgements, shutdowns.
 
 #include "agent/agent.hpp"
+#include "agent/containers/task_network.hpp"
 
 #include <sys/wait.h>
 
@@ -182,6 +183,14 @@ Status Agent::validateTask(const FwRec* fw, const mesos::v1::TaskInfo& task) con
   if (task.has_health_check())
     TRY(validateHealthCheck(task.health_check()).context("Task '{}' health_check",
                                                          task.task_id().value()));
+  const auto* container = task.has_container() ? &task.container()
+                          : task.has_executor() && task.executor().has_container() ? &task.executor().container()
+                                                                                   : nullptr;
+  if (container) {
+    std::vector<mesos::v1::Resource> resources(task.resources().begin(), task.resources().end());
+    TRY(taskNetwork(*container, "bridge").context("Task '{}'", task.task_id().value()));
+    TRY(validatePortMappings(*container, resources).context("Task '{}'", task.task_id().value()));
+  }
   double cpus = 0, mem = 0, disk = 0;
   if (fw) {
     for (const auto& [exId, ex] : fw->executors)
@@ -465,9 +474,14 @@ void Agent::launchGroupTasks(FwRec& fw, ExecRec& ex, std::vector<std::string> ta
   std::string podId = ex.containerId;
   bool createPod = ex.phase == Phase::Launching;
   ex.phase = Phase::Running;
+  // The pod's network: the executor's network_infos, else the first task's.
+  std::optional<mesos::v1::ContainerInfo> network;
+  if (ex.info.container().network_infos_size() > 0) network = ex.info.container();
+  else if (!launches.empty() && launches[0].container && launches[0].container->network_infos_size() > 0)
+    network = launches[0].container;
   auto* backend = deps_.containers;
   deps_.offload([=, this]() -> std::function<void()> {
-    Status pod = createPod ? backend->createPod(podId) : Status{};
+    Status pod = createPod ? backend->createPod(podId, network) : Status{};
     std::vector<Result<pid_t>> results;
     for (const auto& launch : launches)
       results.push_back(pod ? backend->launch(launch)

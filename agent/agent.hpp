@@ -31,7 +31,9 @@ namespace nucleo::agent {
 class ContainerBackend {
  public:
   virtual ~ContainerBackend() = default;
-  virtual Status createPod(const std::string& podId) = 0;
+  // `network`: the ContainerInfo whose network_infos choose the pod's network.
+  virtual Status createPod(const std::string& podId,
+                           const std::optional<mesos::v1::ContainerInfo>& network) = 0;
   virtual Status destroyPod(const std::string& podId) = 0;
   virtual Result<pid_t> launch(const ContainerLaunch& launch) = 0;
   virtual Result<UniqueFd> exitFd(const std::string& containerId) = 0;
@@ -40,6 +42,10 @@ class ContainerBackend {
   virtual Status destroy(const std::string& containerId) = 0;
   virtual Result<std::vector<ContainerInfoOnDisk>> recover() = 0;
   virtual Result<Containers::Usage> usage(const std::string& containerId) = 0;
+  // The container's IPv4 addresses; none on the host's network.
+  virtual Result<std::vector<std::string>> ipAddresses(const std::string&) {
+    return std::vector<std::string>();
+  }
 };
 
 // An executor's SUBSCRIBE stream as the HTTP layer holds it.

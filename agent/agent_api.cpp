@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "agent/agent.hpp"
+#include "agent/containers/task_network.hpp"
 #include "base/logging.hpp"
 
 namespace nucleo::agent {
@@ -180,6 +181,9 @@ void Agent::fillContainers(OperatorResponse::GetContainers* out) {
         *c->mutable_executor_id() = ex.info.executor_id();
         c->set_executor_name(ex.info.name());
         c->mutable_container_id()->set_value(id);
+        auto* status = c->mutable_container_status();
+        status->mutable_container_id()->set_value(id);
+        if (auto ips = deps_.containers->ipAddresses(id)) setIpAddresses(*status, *ips);
         auto usage = deps_.containers->usage(id);
         if (!usage) continue;
         auto* stats = c->mutable_resource_statistics();

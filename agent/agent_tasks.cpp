@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "agent/agent.hpp"
+#include "agent/containers/task_network.hpp"
 #include "base/fs.hpp"
 #include "base/logging.hpp"
 
@@ -232,6 +233,10 @@ void Agent::sendStatus(ExecRec& ex, TaskRec& task, mesos::v1::TaskState state,
   status.set_timestamp(nowSeconds());
   std::string container = task.containerId.empty() ? ex.containerId : task.containerId;
   status.mutable_container_status()->mutable_container_id()->set_value(container);
+  // As Mesos: the container's addresses from TASK_RUNNING on.
+  if (task.launched && state != mesos::v1::TASK_STAGING && state != mesos::v1::TASK_STARTING) {
+    if (auto ips = deps_.containers->ipAddresses(container)) setIpAddresses(*status.mutable_container_status(), *ips);
+  }
   forward(ex, task, std::move(status));
 }
 

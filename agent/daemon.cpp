@@ -9,6 +9,7 @@
 #include "agent/resources/agent_resources.hpp"
 #include "base/fs.hpp"
 #include "base/logging.hpp"
+#include "base/strings.hpp"
 
 namespace nucleo::agent {
 
@@ -20,7 +21,10 @@ namespace {
 class ContainersBackend final : public ContainerBackend {
  public:
   explicit ContainersBackend(ContainersOptions options) : containers_(std::move(options)) {}
-  Status createPod(const std::string& podId) override { return containers_.createPod(podId); }
+  Status createPod(const std::string& podId,
+                   const std::optional<mesos::v1::ContainerInfo>& network) override {
+    return containers_.createPod(podId, network);
+  }
   Status destroyPod(const std::string& podId) override { return containers_.destroyPod(podId); }
   Result<pid_t> launch(const ContainerLaunch& launch) override { return containers_.launch(launch); }
   Result<UniqueFd> exitFd(const std::string& id) override { return containers_.exitFd(id); }
@@ -33,6 +37,9 @@ class ContainersBackend final : public ContainerBackend {
   Status destroy(const std::string& id) override { return containers_.destroy(id); }
   Result<std::vector<ContainerInfoOnDisk>> recover() override { return containers_.recover(); }
   Result<Containers::Usage> usage(const std::string& id) override { return containers_.usage(id); }
+  Result<std::vector<std::string>> ipAddresses(const std::string& id) override {
+    return containers_.ipAddresses(id);
+  }
 
  private:
   Containers containers_;
@@ -40,6 +47,13 @@ class ContainersBackend final : public ContainerBackend {
 
 ContainersOptions containersOptions(const AgentOptions& options) {
   ContainersOptions o;
+  o.bridge.name = options.networkBridge;
+  o.bridge.table = options.networkTable;
+  o.bridge.stateDir = options.networkState;
+  // Checked by parseFlags.
+  if (auto net = os::net::Ipv4Net::parse(options.networkSubnet); net) o.bridge.subnet = *net;
+  o.cni.configDir = options.cniConfigDir;
+  o.cni.pluginDirs = strings::split(options.cniPluginDir, ':', true);
   o.workDir = options.workDir;
   o.runtimeBinary = options.runtime;
   o.supervisorBinary = options.supervisor;
@@ -98,8 +112,21 @@ asio::awaitable<void> AgentDaemon::Impl::ticker() {
   }
 }
 
+// Leases and published ports of bridged containers that went away while the
+// agent was down (their runtime state is gone) are freed; a failure is only
+// logged, the next attach reclaims again.
+void reclaimNetwork(const ContainersOptions& o) {
+  if (!fs::exists(o.bridge.stateDir + "/" + o.bridge.name)) return;
+  auto freed = network::reclaim(o.bridge);
+  auto log = logging::get("agent");
+  if (!freed) return log->warn("network reclaim on bridge {}: {}", o.bridge.name, freed.error().message);
+  for (const auto& lease : *freed)
+    log->info("network lease freed bridge={} address={} container_id={}", o.bridge.name, lease.address.str(), lease.container);
+}
+
 Status AgentDaemon::Impl::start() {
   TRY(fs::makeDirs(options.workDir, 0755).context("--work-dir"));
+  reclaimNetwork(containersOptions(options));
   std::vector<mesos::v1::Resource> given;
   if (!options.resources.empty()) {
     TRY_ASSIGN(given, parseResources(options.resources).context("--resources"));

@@ -10,6 +10,7 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "linux/net_link.hpp"
 
 namespace nucleo::agent {
 
@@ -87,6 +88,7 @@ Status finish(AgentOptions& o, const RawFlags& raw) {
   if (o.workDir.empty() || o.workDir[0] != '/')
     return Error::make("--work-dir '{}' must be an absolute path", o.workDir);
   if (o.hostname.empty()) o.hostname = o.ip;
+  if (!o.networkSubnet.empty()) TRY(os::net::Ipv4Net::parse(o.networkSubnet).context("--network-subnet"));
   std::string dir = selfDir(raw.argv0.c_str());
   if (o.runtime.empty()) o.runtime = dir + "/nucleo";
   if (o.supervisor.empty()) o.supervisor = dir + "/nucleo-supervisor";
@@ -156,6 +158,14 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
   app.add_option(names("supervisor"), o.supervisor, "The nucleo-supervisor binary");
   app.add_option(names("image-root"), o.imageRoot, "The image store (default <work-dir>/images)");
   app.add_option(names("cgroup-parent"), o.cgroupParent, "Parent cgroup of the containers")
+      ->capture_default_str();
+  app.add_option(names("network-bridge"), o.networkBridge, "Bridge of tasks on network 'bridge'")
+      ->capture_default_str();
+  app.add_option(names("network-subnet"), o.networkSubnet, "Its subnet when made (default: a free 10.88.0.0/16...)");
+  app.add_option(names("network-table"), o.networkTable, "nftables table")->capture_default_str();
+  app.add_option(names("network-state"), o.networkState, "Leases and published ports")->capture_default_str();
+  app.add_option(names("cni-config-dir"), o.cniConfigDir, "CNI network lists")->capture_default_str();
+  app.add_option(names("cni-plugin-dir"), o.cniPluginDir, "CNI plugin directories, colon-separated")
       ->capture_default_str();
   app.add_option(names("executor-registration-timeout"), registration,
                  "An executor must subscribe within this")->capture_default_str();

@@ -26,6 +26,14 @@ struct AgentOptions {
   std::string supervisor;  // `nucleo-supervisor`; default: next to the agent binary
   std::string imageRoot;   // the image store; default: <work-dir>/images
   std::string cgroupParent = "/nucleo-agent";  // containers' cgroups go below it
+  // Task networks (ContainerInfo.network_infos): the bridge, its subnet when
+  // the agent makes it ("" = a free default), nftables table, leases; CNI.
+  std::string networkBridge = "nucleo0";
+  std::string networkSubnet;
+  std::string networkTable = "nucleo";
+  std::string networkState = "/var/lib/nucleo/network";
+  std::string cniConfigDir = "/etc/cni/net.d";
+  std::string cniPluginDir = "/usr/lib/cni:/opt/cni/bin";
   std::chrono::milliseconds executorRegistrationTimeout = std::chrono::minutes(1);
   bool recoverCleanup = false;  // --recover cleanup: kill everything, forget it
   // Status update retries start here and double up to the max (Mesos: 10 s, 10 min).

@@ -12,6 +12,9 @@
 #include "agent/containers/host_rootfs.hpp"
 #include "agent/containers/spec_builder.hpp"
 #include "agent/containers/supervisor_protocol.hpp"
+#include "agent/containers/task_network.hpp"
+#include <boost/json.hpp>
+
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "images/bundle.hpp"
@@ -27,6 +30,8 @@ namespace sv = supervisor;
 using detail::ContainerMeta;
 
 constexpr int DESTROY_WAIT_MS = 5000;
+// The container's addresses, one a line, kept after the runtime's state is gone.
+constexpr const char* ADDRESSES_FILE = "addresses";
 
 Status validateId(const std::string& id) {
   bool ok = !id.empty() && id.size() <= 128 && id != "." && id != "..";
@@ -128,6 +133,11 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
   ctx.cgroupsPath = meta.cgroup;
   ctx.sandboxMountPoint = options_.sandboxMountPoint;
   ctx.pod = pod;
+  if (!pod) {
+    TRY_ASSIGN(auto net, taskNetwork(l.container, options_.bridge.name));
+    ctx.networkMode = net.mode;
+    ctx.publish = net.publish;
+  }
   TRY_ASSIGN(std::string config, buildConfigJson(l, ctx));
   TRY(fs::writeFileAtomic(bundle + "/config.json", config, 0600, fs::Durability::Volatile));
   std::vector<std::string> argv = {options_.supervisorBinary, "container", "--dir", dir,
@@ -135,10 +145,56 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
                                    "--id", l.containerId, "--sandbox", l.sandbox,
                                    "--max-log-bytes", std::to_string(options_.maxLogBytes)};
   for (const auto& f : oomFiles(meta.cgroup)) argv.insert(argv.end(), {"--oom-file", f});
+  if (!ctx.networkMode.empty())
+    for (const auto& a : networkCreateArgs()) argv.insert(argv.end(), {"--create-arg", a});
   TRY_ASSIGN(std::string report, detail::startSupervisorProcess(argv));
   auto pid = strings::toInt(report);
   if (!pid || *pid <= 0) return Error::make("supervisor: bad report '{}'", report);
+  TRY(recordAddresses(l.containerId, ctx));
   return static_cast<pid_t>(*pid);
+}
+
+// The runtime's network flags for `create`; the mode and ports come from the
+// bundle's annotations.
+std::vector<std::string> Containers::networkCreateArgs() const {
+  const auto& b = options_.bridge;
+  std::vector<std::string> args = {"--bridge", b.name, "--nft-table", b.table, "--network-state", b.stateDir,
+                                   "--cni-config-dir", options_.cni.configDir,
+                                   "--cni-plugin-dir", strings::join(options_.cni.pluginDirs, ":")};
+  if (b.subnet) args.insert(args.end(), {"--subnet", b.subnet->str()});
+  return args;
+}
+
+// What the runtime recorded in its state (network::Attachment JSON), kept in
+// the container's directory so status updates can name the addresses.
+// A pod's task has the pod's addresses.
+Status Containers::recordAddresses(const std::string& id, const SpecContext& ctx) {
+  std::string file = containerDir(id) + "/" + ADDRESSES_FILE;
+  if (ctx.pod && !ctx.pod->addressesFile.empty()) {
+    TRY_ASSIGN(auto lines, fs::readFile(ctx.pod->addressesFile));
+    return fs::writeFileAtomic(file, lines, 0600, fs::Durability::Volatile);
+  }
+  if (ctx.networkMode.empty()) return {};
+  TRY_ASSIGN(auto text, fs::readFile(runtimeRoot() + "/" + id + "/state.json"));
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  std::string lines;
+  if (!ec && v.is_object()) {
+    if (auto* n = v.as_object().if_contains("network"); n && n->is_string()) {
+      TRY_ASSIGN(auto att, network::Attachment::fromJson(std::string(n->as_string())));
+      for (const auto& ip : att.ips) lines += ip.substr(0, ip.find('/')) + "\n";
+    }
+  }
+  return fs::writeFileAtomic(file, lines, 0600, fs::Durability::Volatile);
+}
+
+Result<std::vector<std::string>> Containers::ipAddresses(const std::string& id) {
+  TRY(validateId(id));
+  std::string dir = containerDir(id);
+  if (!fs::exists(dir)) return Error::make("container '{}': unknown", id);
+  auto text = fs::readFile(dir + "/" + ADDRESSES_FILE);
+  if (!text) return std::vector<std::string>();
+  return strings::split(*text, '\n', true);
 }
 
 Result<std::optional<UniqueFd>> Containers::supervisorOf(const std::string& id) {

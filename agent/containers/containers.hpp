@@ -21,10 +21,12 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "mesos/v1/mesos.pb.h"
+#include "network/network.hpp"
 
 namespace nucleo::agent {
 
 struct PodNamespaces;
+struct SpecContext;
 
 struct ContainersOptions {
   std::string workDir;         // <workDir>/containers/<id>/ holds bundle, state, exit status
@@ -35,6 +37,10 @@ struct ContainersOptions {
   // The sandbox as seen inside a container (Mesos: /mnt/mesos/sandbox).
   std::string sandboxMountPoint = "/mnt/mesos/sandbox";
   size_t maxLogBytes = 10 << 20;  // stdout/stderr each rotate past this (one .1 kept)
+  // Networks of containers whose ContainerInfo.network_infos ask for one
+  // (task_network.hpp): the bridge, and where CNI lists and plugins are.
+  network::BridgeConfig bridge;
+  network::CniConfig cni;
 };
 
 struct ContainerLaunch {
@@ -75,6 +81,11 @@ class Containers {
   // host's network), held by a supervisor in pause mode; the pod's hostname is
   // its id (up to 63 characters). Idempotent per podId.
   Status createPod(const std::string& podId, bool ownNetwork = false);
+  // The same with the network `container`'s network_infos ask for (see
+  // task_network.hpp; none given: the host's), attached to the pod's
+  // namespace before any task joins it and detached by destroyPod. A failure
+  // leaves no pod, link, lease or rule.
+  Status createPod(const std::string& podId, const std::optional<mesos::v1::ContainerInfo>& container);
   Status destroyPod(const std::string& podId);
 
   // Prepares the bundle, starts the supervisor, which creates and starts the
@@ -96,6 +107,10 @@ class Containers {
   // Kills what is left, deletes the runtime state, cgroup and bundle; keeps
   // the sandbox. Idempotent.
   Status destroy(const std::string& containerId);
+
+  // The IPv4 addresses (no prefix) of the container's network as set up at
+  // launch; empty on the host's network. Error for an unknown container.
+  Result<std::vector<std::string>> ipAddresses(const std::string& containerId);
 
   // Every container under workDir, with its phase: after an agent restart.
   Result<std::vector<ContainerInfoOnDisk>> recover();
@@ -119,6 +134,9 @@ class Containers {
   Result<ContainerExit> recordLostExit(const std::string& id);
   Status killCgroup(const std::string& cgroup);
   Result<PodNamespaces> podNamespaces(const std::string& podId);
+  std::vector<std::string> networkCreateArgs() const;
+  Status attachPod(const std::string& podId, const std::string& mode, const std::vector<std::string>& publish);
+  Status recordAddresses(const std::string& id, const SpecContext& context);
 
   ContainersOptions options_;
 };

@@ -77,6 +77,7 @@ json::array namespacesJson(const ContainerLaunch& launch, const SpecContext& ctx
   } else {
     ns.push_back(json::object{{"type", "ipc"}});
     ns.push_back(json::object{{"type", "uts"}});
+    if (!ctx.networkMode.empty()) ns.push_back(json::object{{"type", "network"}});
   }
   return ns;
 }
@@ -219,6 +220,13 @@ Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecCon
   linux["namespaces"] = namespacesJson(launch, ctx);
   linux["cgroupsPath"] = ctx.cgroupsPath;
   TRY(applyResources(linux, launch.resources));
+  if (!ctx.pod && !ctx.networkMode.empty()) {
+    json::object annotations{{"org.nucleo.network", ctx.networkMode}};
+    std::string ports;
+    for (const auto& p : ctx.publish) ports += (ports.empty() ? "" : ",") + p;
+    if (!ports.empty()) annotations["org.nucleo.network.ports"] = ports;
+    root["annotations"] = std::move(annotations);
+  }
   bool unconfined = launch.container && launch.container->linux_info().seccomp().unconfined();
   if (!unconfined) linux["seccomp"] = json::parse(defaultSeccompJson());
   std::string text = oci::prettyJson(spec) + "\n";

@@ -20,6 +20,7 @@ struct PodNamespaces {
   std::string ipc, uts;
   std::string net;  // empty: the host's network
   std::string shm;  // a host directory shared as /dev/shm (POSIX shm)
+  std::string addressesFile;  // the pod network's addresses, one a line; "" if none
 };
 
 // What Containers resolved before the spec can be written.
@@ -30,6 +31,11 @@ struct SpecContext {
   std::string cgroupsPath;        // absolute, e.g. /nucleo-agent/<id>
   std::string sandboxMountPoint;  // where an image container sees its sandbox
   std::optional<PodNamespaces> pod;
+  // Without a pod: "" keeps the host's network; otherwise the container gets
+  // its own network namespace and the runtime sets up this mode (annotation
+  // org.nucleo.network, ports in org.nucleo.network.ports) before start.
+  std::string networkMode;
+  std::vector<std::string> publish;  // "8080:80/tcp"
 };
 
 // process.args: shell form is ["/bin/sh", "-c", value]; otherwise value is

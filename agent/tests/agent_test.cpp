@@ -24,8 +24,10 @@ class FakeContainers : public ContainerBackend {
     bool destroyed = false;
     std::chrono::milliseconds killGrace{-1};
   };
-  Status createPod(const std::string& podId) override {
+  Status createPod(const std::string& podId,
+                   const std::optional<mesos::v1::ContainerInfo>& network) override {
     pods.push_back(podId);
+    podNetwork = network;
     return {};
   }
   Status destroyPod(const std::string&) override { return {}; }
@@ -62,8 +64,14 @@ class FakeContainers : public ContainerBackend {
     return out;
   }
   Result<Containers::Usage> usage(const std::string&) override { return Containers::Usage{}; }
+  Result<std::vector<std::string>> ipAddresses(const std::string& id) override {
+    if (!containers.count(id)) return Error::make("container '{}' unknown", id);
+    return ips;
+  }
 
   std::map<std::string, C> containers;
+  std::vector<std::string> ips;
+  std::optional<mesos::v1::ContainerInfo> podNetwork;
   std::vector<std::string> order;
   std::vector<std::string> pods;
   bool failLaunch = false;
@@ -281,6 +289,55 @@ TEST_F(AgentTest, InvalidTasksAreAnswered) {
   EXPECT_TRUE(containers_.order.empty());
 }
 
+TEST_F(AgentTest, BridgedTaskReportsItsAddressAndHostPortsMustBeItsPorts) {
+  auto agent = start();
+  registerAs(*agent, "A1");
+  auto bad = runTask("t-bad", "true");
+  auto* net = bad.mutable_run_task()->mutable_task()->mutable_container();
+  net->set_type(mesos::v1::ContainerInfo::MESOS);
+  auto* pm = net->add_network_infos();
+  pm->set_name("bridge");
+  pm->add_port_mappings()->set_host_port(31005);
+  pm->mutable_port_mappings(0)->set_container_port(80);
+  agent->handleEvent(bad);
+  ASSERT_EQ(updates().size(), 1u);
+  EXPECT_EQ(updates()[0].state(), mesos::v1::TASK_ERROR);
+  EXPECT_NE(updates()[0].message().find("host_port 31005"), std::string::npos) << updates()[0].message();
+  EXPECT_TRUE(containers_.order.empty());
+
+  auto good = bad;
+  good.mutable_run_task()->mutable_task()->mutable_task_id()->set_value("t-net");
+  auto* ports = good.mutable_run_task()->mutable_task()->add_resources();
+  ports->set_name("ports");
+  ports->set_type(mesos::v1::Value::RANGES);
+  auto* range = ports->mutable_ranges()->add_range();
+  range->set_begin(31000);
+  range->set_end(31009);
+  containers_.ips = {"10.88.0.7"};
+  agent->handleEvent(good);
+  ASSERT_EQ(containers_.order.size(), 1u);
+  EXPECT_EQ(containers_.containers[containers_.order[0]].launch.container->network_infos(0).name(), "bridge");
+  ackAll(*agent);
+  ASSERT_EQ(updates().back().state(), mesos::v1::TASK_RUNNING);
+  const auto cs = updates().back().container_status();
+  ASSERT_EQ(cs.network_infos_size(), 1);
+  ASSERT_EQ(cs.network_infos(0).ip_addresses_size(), 1);
+  EXPECT_EQ(cs.network_infos(0).ip_addresses(0).ip_address(), "10.88.0.7");
+  EXPECT_EQ(cs.network_infos(0).ip_addresses(0).protocol(), mesos::v1::NetworkInfo::IPv4);
+  EXPECT_EQ(updates()[updates().size() - 2].container_status().network_infos_size(), 0) << "not on STARTING";
+  mesos::v1::agent::Call call;
+  call.set_type(mesos::v1::agent::Call::GET_CONTAINERS);
+  auto containers = agent->operatorCall(call).response->get_containers();
+  ASSERT_EQ(containers.containers_size(), 1);
+  EXPECT_EQ(containers.containers(0).container_status().network_infos(0).ip_addresses(0).ip_address(),
+            "10.88.0.7");
+  call.set_type(mesos::v1::agent::Call::GET_TASKS);
+  auto tasks = agent->operatorCall(call).response->get_tasks();
+  ASSERT_EQ(tasks.launched_tasks_size(), 1);
+  EXPECT_EQ(tasks.launched_tasks(0).statuses(0).container_status().network_infos(0).ip_addresses(0)
+                .ip_address(), "10.88.0.7");
+}
+
 TEST_F(AgentTest, FailedFetchFailsTheTask) {
   auto agent = start();
   registerAs(*agent, "A1");
@@ -437,8 +494,14 @@ TEST_F(AgentTest, TaskGroupRunsAsAPod) {
     t->mutable_task_id()->set_value(id);
     t->mutable_command()->set_value("sleep 10");
   }
+  // The first task's network_infos choose the pod's network.
+  auto* net = g->mutable_task_group()->mutable_tasks(0)->mutable_container();
+  net->set_type(mesos::v1::ContainerInfo::MESOS);
+  net->add_network_infos()->set_name("bridge");
   agent->handleEvent(e);
   ASSERT_EQ(containers_.pods.size(), 1u);
+  ASSERT_TRUE(containers_.podNetwork);
+  EXPECT_EQ(containers_.podNetwork->network_infos(0).name(), "bridge");
   ASSERT_EQ(containers_.order.size(), 2u);
   for (const auto& cid : containers_.order) {
     EXPECT_EQ(containers_.containers[cid].launch.podId, containers_.pods[0]);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -78,6 +79,8 @@ class AgentIntegrationTest : public ::testing::Test {
       std::this_thread::sleep_for(1500ms);  // recovery with cleanup destroys the containers
       cleanup.kill(SIGTERM);
       master_.reset();
+      // The test bridge and nft table of the bridged tests: names of ours only.
+      (void)std::system("ip link del agitbr0 2>/dev/null; nft delete table inet agit 2>/dev/null");
       for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
                             "pids", "unified", ""})
         ::rmdir(fmt::format("/sys/fs/cgroup/{}{}", c, cgroupParent()).c_str());
@@ -90,7 +93,10 @@ class AgentIntegrationTest : public ::testing::Test {
         std::vector<std::string>{NUCLEO_AGENT_BIN, "--master",
                                  "127.0.0.1:" + std::to_string(masterPort_), "--port",
                                  std::to_string(agentPort_), "--work-dir", dir_ + "/agent",
-                                 "--resources", "cpus:4;mem:4096;disk:1000",
+                                 "--resources", "cpus:4;mem:4096;disk:1000;ports:[31000-31010]",
+                                 // Bridged tasks on a test bridge, never a real nucleo0.
+                                 "--network-bridge", "agitbr0", "--network-subnet", "10.234.0.0/24",
+                                 "--network-table", "agit", "--network-state", dir_ + "/netstate",
                                  "--status-update-retry-min", "500ms",
                                  "--runtime", NUCLEO_BIN, "--supervisor", NUCLEO_SUPERVISOR_BIN,
                                  "--cgroup-parent", cgroupParent(), "--master-ping-timeout", "3secs",
@@ -137,6 +143,48 @@ TEST_F(AgentIntegrationTest, ROOT_TaskRunsAndFinishesWithItsExitCode) {
   auto browse = get(agentPort_, "/files/browse?path=" + stdoutPath.substr(0, stdoutPath.rfind('/')));
   EXPECT_EQ(browse.status, 200);
   EXPECT_NE(browse.body.find("stdout"), std::string::npos) << browse.body;
+}
+
+TEST_F(AgentIntegrationTest, ROOT_BridgedTaskReportsItsAddress) {
+  if (!fs::exists("/usr/sbin/nft")) GTEST_SKIP() << "needs nft (nftables)";
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  auto task = commandTask("web", "sleep 3");
+  auto* container = task.mutable_container();
+  container->set_type(mesos::v1::ContainerInfo::MESOS);
+  auto* net = container->add_network_infos();
+  net->set_name("bridge");
+  net->add_port_mappings()->set_host_port(31005);
+  net->mutable_port_mappings(0)->set_container_port(80);
+  auto* ports = task.add_resources();
+  ports->set_name("ports");
+  ports->set_type(mesos::v1::Value::RANGES);
+  ports->mutable_ranges()->add_range()->set_begin(31005);
+  ports->mutable_ranges()->mutable_range(0)->set_end(31005);
+  ASSERT_TRUE(scheduler.launch({task}));
+  ASSERT_TRUE(scheduler.waitForState("web", mesos::v1::TASK_RUNNING, 20s)) << agentLog();
+  auto running = scheduler.updatesOf("web").back();
+  ASSERT_EQ(running.container_status().network_infos_size(), 1) << running.DebugString();
+  const auto& ip = running.container_status().network_infos(0).ip_addresses(0);
+  EXPECT_EQ(ip.protocol(), mesos::v1::NetworkInfo::IPv4);
+  EXPECT_TRUE(ip.ip_address().starts_with("10.234.0.")) << ip.ip_address();
+  EXPECT_EQ(ip.ip_address().find('/'), std::string::npos) << "no prefix, as Mesos";
+  ASSERT_TRUE(scheduler.waitForState("web", mesos::v1::TASK_FINISHED, 20s)) << agentLog();
+  // Once the task is gone: its lease and port claim are released.
+  std::this_thread::sleep_for(300ms);
+  auto leases = fs::readFile(dir_ + "/netstate/agitbr0/" + ip.ip_address());
+  EXPECT_FALSE(leases) << "lease of " << ip.ip_address() << " still there";
+  EXPECT_FALSE(fs::exists(dir_ + "/netstate/ports/tcp-31005"));
+  // A lease whose container vanished while the agent was down is freed when
+  // it starts again.
+  agent_->kill(SIGKILL);
+  std::string ghost = dir_ + "/netstate/agitbr0/10.234.0.99";
+  ASSERT_TRUE(fs::writeFileAtomic(ghost, R"({"container":"ghost","owner":"/nonexistent/ghost"})"));
+  startAgent();
+  ASSERT_TRUE(agentRegistered(15s)) << agentLog();
+  EXPECT_FALSE(fs::exists(ghost));
+  EXPECT_NE(agentLog().find("network lease freed bridge=agitbr0 address=10.234.0.99 container_id=ghost"),
+            std::string::npos) << agentLog();
 }
 
 TEST_F(AgentIntegrationTest, ROOT_KilledTaskGetsItsGracePeriod) {

@@ -7,7 +7,7 @@
 // libc only: see supervisor_io.hpp. File layout: supervisor_protocol.hpp.
 //
 //   nucleo-supervisor container --dir D --runtime BIN --root R --id ID
-//       --sandbox S [--max-log-bytes N] [--oom-file F]...
+//       --sandbox S [--max-log-bytes N] [--oom-file F]... [--create-arg A]...
 //   nucleo-supervisor pause --dir D [--hostname H] [--net]
 #include <fcntl.h>
 #include <net/if.h>
@@ -40,6 +40,7 @@ namespace sv = nucleo::agent::supervisor;
 namespace {
 
 constexpr int MAX_OOM_FILES = 4;
+constexpr int MAX_CREATE_ARGS = 24;
 constexpr long DRAIN_MS = 1000;  // how long output may trail the init's exit
 
 struct Args {
@@ -53,6 +54,8 @@ struct Args {
   unsigned long long maxLogBytes = 10ULL << 20;
   const char* oomFiles[MAX_OOM_FILES] = {};
   int oomCount = 0;
+  const char* createArgs[MAX_CREATE_ARGS] = {};  // passed on to `create` (network flags)
+  int createArgCount = 0;
   bool net = false;
 };
 
@@ -76,6 +79,8 @@ bool parseArgs(int argc, char** argv, Args& a) {
     else if (std::strcmp(k, "--hostname") == 0) a.hostname = v;
     else if (std::strcmp(k, "--max-log-bytes") == 0) a.maxLogBytes = std::strtoull(v, nullptr, 10);
     else if (std::strcmp(k, "--oom-file") == 0 && a.oomCount < MAX_OOM_FILES) a.oomFiles[a.oomCount++] = v;
+    else if (std::strcmp(k, "--create-arg") == 0 && a.createArgCount < MAX_CREATE_ARGS)
+      a.createArgs[a.createArgCount++] = v;
     else return false;
   }
   if (!a.dir) return false;
@@ -252,8 +257,12 @@ pid_t createAndStart(Container& c, int outW, int errW) {
   char pidFile[4096], bundle[4096], msg[600];
   std::snprintf(pidFile, sizeof pidFile, "%s/%s", a.dir, sv::INIT_PID_FILE);
   std::snprintf(bundle, sizeof bundle, "%s/%s", a.dir, sv::BUNDLE_DIR);
-  const char* argv[] = {a.runtime,  "--root",   a.root, "create", "--bundle",
-                        bundle,     "--pid-file", pidFile, a.id,   nullptr};
+  const char* argv[10 + MAX_CREATE_ARGS] = {a.runtime, "--root", a.root, "create", "--bundle",
+                                            bundle, "--pid-file", pidFile};
+  int n = 8;
+  for (int i = 0; i < a.createArgCount; ++i) argv[n++] = a.createArgs[i];
+  argv[n++] = a.id;
+  argv[n] = nullptr;
   pid_t pid = sv::spawn(const_cast<char* const*>(argv), -1, outW, errW);
   int st = pid < 0 ? -1 : sv::waitFor(pid);
   const char* step = "create";

@@ -24,6 +24,7 @@
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "linux/cgroup.hpp"
+#include "linux/net_link.hpp"
 
 namespace nucleo::agent {
 namespace {
@@ -63,6 +64,10 @@ class ContainersTest : public ::testing::Test {
     if (!containers_) return;
     for (const auto& id : launched_) EXPECT_TRUE(containers_->destroy(id)) << id;
     for (const auto& pod : pods_) EXPECT_TRUE(containers_->destroyPod(pod)) << pod;
+    if (bridged_) {  // the test bridge and nft table: ours alone (names and subnet unique to this test)
+      (void)std::system(("ip link del " + options_.bridge.name + " 2>/dev/null").c_str());
+      (void)std::system(("nft delete table inet " + options_.bridge.table + " 2>/dev/null").c_str());
+    }
     if (auto layout = os::CgroupLayout::detect()) {
       if (auto cg = os::Cgroup::open(*layout, options_.cgroupParent)) (void)cg->destroy();
     }
@@ -125,6 +130,56 @@ class ContainersTest : public ::testing::Test {
     return false;
   }
 
+  // A test bridge, subnet and nft table, so a real nucleo0 is never touched.
+  bool useTestBridge() {
+    if (!fs::exists("/usr/sbin/nft") && !fs::exists("/sbin/nft")) return false;
+    options_.bridge.name = "agbr0";
+    options_.bridge.subnet = *os::net::Ipv4Net::parse("10.233.0.0/24");
+    options_.bridge.table = "agtest";
+    options_.bridge.stateDir = base_ + "/netstate";
+    containers_.emplace(options_);
+    bridged_ = true;
+    return true;
+  }
+
+  ContainerLaunch bridgedLaunch(const std::string& id, const std::string& shell,
+                                std::vector<std::pair<int, int>> ports = {}) {
+    auto l = imageLaunch(id, shell);
+    auto* info = l.container->add_network_infos();
+    info->set_name("bridge");
+    for (auto [host, container] : ports) {
+      auto* pm = info->add_port_mappings();
+      pm->set_host_port(host);
+      pm->set_container_port(container);
+    }
+    return l;
+  }
+
+  static std::string sh(const std::string& cmd) {
+    std::string out;
+    if (FILE* f = ::popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+      ::pclose(f);
+    }
+    return out;
+  }
+
+  // Nothing of the container left on the host: veth, lease, port claim, rule.
+  // `others`: veths of other containers still on the bridge.
+  void expectNoNetworkLeft(const std::string& id, int others = 0) {
+    EXPECT_EQ(sh("ip -o link show master " + options_.bridge.name + " 2>/dev/null | wc -l"),
+              std::to_string(others) + "\n");
+    std::string leases = sh("cat " + options_.bridge.stateDir + "/" + options_.bridge.name + "/* 2>/dev/null");
+    EXPECT_EQ(leases.find(id), std::string::npos) << leases;
+    std::string ports = sh("cat " + options_.bridge.stateDir + "/ports/* 2>/dev/null");
+    EXPECT_EQ(ports.find(id), std::string::npos) << ports;
+    std::string rules = sh("nft list table inet " + options_.bridge.table + " 2>/dev/null");
+    EXPECT_EQ(rules.find("\"c:" + id + "\""), std::string::npos) << rules;
+  }
+
+  bool bridged_ = false;
   std::string base_;
   ContainersOptions options_;
   std::optional<Containers> containers_;
@@ -542,6 +597,190 @@ TEST_F(ContainersTest, ROOT_SupervisorIsSmallAndHoldsNoFdOfTheAgent) {
   EXPECT_FALSE(fs::exists(options_.workDir + "/containers/small"));
   EXPECT_TRUE(fs::exists(l.sandbox + "/stdout")) << "destroy keeps the sandbox";
   EXPECT_TRUE(containers_->destroy("small")) << "idempotent";
+}
+
+// A TCP server on the host (all addresses, an ephemeral port) that writes
+// `reply` to its first client.
+struct HostServer {
+  int fd = -1;
+  uint16_t port = 0;
+  std::thread thread;
+  explicit HostServer(std::string reply) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 4) != 0) return;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    thread = std::thread([this, reply] {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20000) != 1) return;
+      int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      (void)!::write(c, reply.data(), reply.size());
+      ::close(c);
+    });
+  }
+  ~HostServer() {
+    if (thread.joinable()) thread.join();
+    ::close(fd);
+  }
+};
+
+// What a TCP connection to 127.0.0.1:port reads, retried while the server in
+// the container is not listening yet.
+std::string readFromLocalPort(uint16_t port, int timeoutMs = 10000) {
+  for (int waited = 0; waited < timeoutMs; waited += 100) {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{2, 0};
+    ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string out;
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      char buf[256];
+      ssize_t n;
+      while ((n = ::read(s, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(s);
+    if (!out.empty()) return out;
+    std::this_thread::sleep_for(100ms);
+  }
+  return "";
+}
+
+TEST_F(ContainersTest, ROOT_BridgedContainerGetsAnAddressAndReachesTheHost) {
+  if (!useTestBridge()) GTEST_SKIP() << "needs nft (nftables)";
+  HostServer server("hello-from-host\n");
+  ASSERT_NE(server.port, 0);
+  auto l = bridgedLaunch("br-1", "ip -4 -o addr show eth0 | awk '{print $4}'; nc 10.233.0.1 " +
+                                     std::to_string(server.port) + " </dev/null");
+  auto pid = launch(l);
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto ips = containers_->ipAddresses("br-1");
+  ASSERT_TRUE(ips) << ips.error().message;
+  ASSERT_EQ(ips->size(), 1u);
+  EXPECT_TRUE(ips->front().starts_with("10.233.0.")) << ips->front();
+  auto exit = waitExit("br-1");
+  EXPECT_EQ(WEXITSTATUS(exit.waitStatus), 0) << slurp(l.sandbox + "/stderr");
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), ips->front() + "/24\nhello-from-host\n");
+  EXPECT_TRUE(containers_->destroy("br-1"));
+  expectNoNetworkLeft("br-1");
+}
+
+TEST_F(ContainersTest, ROOT_PublishedPortReachesTheContainerFromLoopback) {
+  if (!useTestBridge()) GTEST_SKIP() << "needs nft (nftables)";
+  auto l = bridgedLaunch("br-pub", "nc -l -p 80 -e echo reply-from-container", {{18093, 80}});
+  auto pid = launch(l);
+  ASSERT_TRUE(pid) << pid.error().message;
+  EXPECT_EQ(readFromLocalPort(18093), "reply-from-container\n");
+  waitExit("br-pub");
+  EXPECT_TRUE(containers_->destroy("br-pub"));
+  expectNoNetworkLeft("br-pub");
+  EXPECT_EQ(sh("ls " + options_.bridge.stateDir + "/ports 2>/dev/null"), "") << "port claim released";
+}
+
+TEST_F(ContainersTest, ROOT_FailedLaunchOnAPublishedPortLeavesNothing) {
+  if (!useTestBridge()) GTEST_SKIP() << "needs nft (nftables)";
+  auto a = bridgedLaunch("br-a", "sleep 30", {{18094, 80}});
+  ASSERT_TRUE(launch(a));
+  auto b = bridgedLaunch("br-b", "sleep 30", {{18094, 81}});
+  auto failed = launch(b);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("18094"), std::string::npos) << failed.error().message;
+  EXPECT_FALSE(fs::exists(containerFile("br-b", "")));
+  expectNoNetworkLeft("br-b", 1);
+  auto ips = containers_->ipAddresses("br-a");
+  ASSERT_TRUE(ips && ips->size() == 1);
+  std::string leases = sh("ls " + options_.bridge.stateDir + "/" + options_.bridge.name);
+  EXPECT_EQ(leases, ips->front() + "\n") << "only br-a's lease";
+}
+
+TEST_F(ContainersTest, ROOT_BridgedContainerIsDetachedByADestroyAfterARestart) {
+  if (!useTestBridge()) GTEST_SKIP() << "needs nft (nftables)";
+  ASSERT_TRUE(launch(bridgedLaunch("br-restart", "sleep 30", {{18096, 80}})));
+  EXPECT_NE(sh("nft list table inet agtest").find("\"c:br-restart\""), std::string::npos);
+  containers_.emplace(options_);  // as a restarted agent: nothing in memory
+  auto found = containers_->recover();
+  ASSERT_TRUE(found && found->size() == 1);
+  EXPECT_EQ(containers_->ipAddresses("br-restart").value().size(), 1u);
+  ASSERT_TRUE(containers_->destroy("br-restart"));
+  expectNoNetworkLeft("br-restart");
+  EXPECT_EQ(sh("ls " + options_.bridge.stateDir + "/ports"), "");
+}
+
+TEST_F(ContainersTest, ROOT_OtherNetworkNameIsACniList) {
+  if (!fs::exists("/usr/lib/cni/bridge") || !fs::exists("/usr/lib/cni/host-local"))
+    GTEST_SKIP() << "needs containernetworking-plugins in /usr/lib/cni";
+  // Our own CNI bridge and subnet; no ipMasq or portmap, so no iptables rules.
+  options_.cni.configDir = base_ + "/cni";
+  options_.cni.pluginDirs = {"/usr/lib/cni"};
+  ASSERT_TRUE(fs::makeDirs(options_.cni.configDir));
+  std::string list = R"({"cniVersion":"1.0.0","name":"agcni","plugins":[{"type":"bridge","bridge":"agcni0",)"
+                     R"("isGateway":true,"ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":)"
+                     R"("10.235.0.0/24"}]],"dataDir":")" + base_ + R"(/cni-ipam"}},{"type":"loopback"}]})";
+  ASSERT_TRUE(fs::writeFileAtomic(options_.cni.configDir + "/10-agcni.conflist", list));
+  containers_.emplace(options_);
+  auto l = imageLaunch("cni-1", "sleep 30");
+  l.container->add_network_infos()->set_name("agcni");
+  auto pid = launch(l);
+  if (!pid) (void)std::system("ip link del agcni0 2>/dev/null");
+  ASSERT_TRUE(pid) << pid.error().message;
+  auto ips = containers_->ipAddresses("cni-1");
+  ASSERT_TRUE(ips && ips->size() == 1);
+  EXPECT_TRUE(ips->front().starts_with("10.235.0.")) << ips->front();
+  EXPECT_TRUE(containers_->destroy("cni-1"));
+  EXPECT_EQ(sh("ip -o link show master agcni0 2>/dev/null | wc -l"), "0\n") << "veth removed by DEL";
+  (void)std::system("ip link del agcni0 2>/dev/null");
+  auto unknown = imageLaunch("cni-2", "true");
+  unknown.container->add_network_infos()->set_name("nosuchnet");
+  auto failed = launch(unknown);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("nosuchnet"), std::string::npos) << failed.error().message;
+}
+
+TEST_F(ContainersTest, ROOT_NoneNetworkHasOnlyLoopback) {
+  auto l = imageLaunch("net-none", "ls /sys/class/net");
+  l.container->add_network_infos()->set_name("none");
+  ASSERT_TRUE(launch(l));
+  waitExit("net-none");
+  EXPECT_EQ(slurp(l.sandbox + "/stdout"), "lo\n");
+  auto ips = containers_->ipAddresses("net-none");
+  ASSERT_TRUE(ips) << ips.error().message;
+  EXPECT_TRUE(ips->empty());
+}
+
+TEST_F(ContainersTest, ROOT_PodOnTheBridgeSharesOneAddressAndIsDetachedOnDestroy) {
+  if (!useTestBridge()) GTEST_SKIP() << "needs nft (nftables)";
+  mesos::v1::ContainerInfo net;
+  net.set_type(mesos::v1::ContainerInfo::MESOS);
+  auto* info = net.add_network_infos();
+  info->set_name("agbr0");  // the bridge's own name
+  info->add_port_mappings()->set_host_port(18095);
+  info->mutable_port_mappings(0)->set_container_port(80);
+  ASSERT_TRUE(containers_->createPod("pod-br", net));
+  pods_.push_back("pod-br");
+  auto server = imageLaunch("pod-br.a", "nc -l -p 80 -e echo reply-from-pod");
+  server.podId = "pod-br";
+  ASSERT_TRUE(launch(server));
+  auto other = imageLaunch("pod-br.b", "ip -4 -o addr show eth0 | awk '{print $4}'");
+  other.podId = "pod-br";
+  ASSERT_TRUE(launch(other));
+  waitExit("pod-br.b");
+  auto ips = containers_->ipAddresses("pod-br.a");
+  ASSERT_TRUE(ips && ips->size() == 1);
+  EXPECT_TRUE(ips->front().starts_with("10.233.0.")) << ips->front();
+  EXPECT_EQ(slurp(other.sandbox + "/stdout"), ips->front() + "/24\n") << "one network for the pod";
+  EXPECT_EQ(readFromLocalPort(18095), "reply-from-pod\n");
+  waitExit("pod-br.a");
+  ASSERT_TRUE(containers_->destroy("pod-br.a"));
+  ASSERT_TRUE(containers_->destroy("pod-br.b"));
+  ASSERT_TRUE(containers_->destroyPod("pod-br"));
+  expectNoNetworkLeft("pod-br");
+  EXPECT_EQ(sh("ls " + options_.bridge.stateDir + "/" + options_.bridge.name), "") << "lease released";
 }
 
 }  // namespace

@@ -239,7 +239,7 @@ TEST(BuildConfig, HostFilesystem) {
 TEST(BuildConfig, PodJoinsNamespaces) {
   auto image = busybox();
   auto ctx = imageContext(image);
-  ctx.pod = PodNamespaces{"/proc/42/ns/ipc", "/proc/42/ns/uts", "/proc/42/ns/net", "/work/pods/p/shm"};
+  ctx.pod = PodNamespaces{"/proc/42/ns/ipc", "/proc/42/ns/uts", "/proc/42/ns/net", "/work/pods/p/shm", ""};
   oci::Spec spec = build(baseLaunch(), ctx);
   ASSERT_NE(spec.linux.findNamespace("ipc"), nullptr);
   EXPECT_EQ(spec.linux.findNamespace("ipc")->path, "/proc/42/ns/ipc");
