@@ -46,6 +46,11 @@ class ContainerBackend {
   virtual Result<std::vector<std::string>> ipAddresses(const std::string&) {
     return std::vector<std::string>();
   }
+  // `command` made to run inside the container (a health check's COMMAND
+  // probe, as Mesos runs it in the task's container); by default unchanged.
+  virtual mesos::v1::CommandInfo inContainer(const std::string&, const mesos::v1::CommandInfo& command) {
+    return command;
+  }
 };
 
 // An executor's SUBSCRIBE stream as the HTTP layer holds it.

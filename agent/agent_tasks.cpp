@@ -90,10 +90,18 @@ void Agent::probeHealth() {
         if (now < task.health->nextProbeAt()) continue;
         task.probing = true;
         auto check = task.info.health_check();
+        std::string container = task.containerId.empty() ? ex.containerId : task.containerId;
+        // COMMAND probes run inside the task's container, as in Mesos.
+        if (check.has_command() && !container.empty())
+          *check.mutable_command() = deps_.containers->inContainer(container, check.command());
+        // A task on the host's network listens on loopback; one on its own
+        // network at its address.
+        std::string address = "127.0.0.1";
+        if (auto ips = deps_.containers->ipAddresses(container); ips && !ips->empty())
+          address = ips->front();
         auto runner = deps_.healthCommand ? deps_.healthCommand : CommandRunner(runHostCommand);
         deps_.offload([=, this, fw = fwId, ex = exId, id = taskId]() -> std::function<void()> {
-          // Tasks share the host's network: their ports are on loopback.
-          bool ok = bool(runProbe(check, "127.0.0.1", runner));
+          bool ok = bool(runProbe(check, address, runner));
           return [=, this] { healthResult(fw, ex, id, ok); };
         });
       }

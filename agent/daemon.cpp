@@ -40,6 +40,9 @@ class ContainersBackend final : public ContainerBackend {
   Result<std::vector<std::string>> ipAddresses(const std::string& id) override {
     return containers_.ipAddresses(id);
   }
+  mesos::v1::CommandInfo inContainer(const std::string& id, const mesos::v1::CommandInfo& command) override {
+    return containers_.execCommand(id, command);
+  }
 
  private:
   Containers containers_;

@@ -81,6 +81,30 @@ std::string Containers::containerDir(const std::string& id) const {
 
 std::string Containers::runtimeRoot() const { return options_.workDir + "/runtime"; }
 
+mesos::v1::CommandInfo Containers::execCommand(const std::string& containerId,
+                                               const mesos::v1::CommandInfo& command) const {
+  mesos::v1::CommandInfo wrapped;
+  wrapped.set_shell(false);
+  wrapped.set_value(options_.runtimeBinary);
+  for (const char* arg : {"nucleo", "--root"}) wrapped.add_arguments(arg);
+  wrapped.add_arguments(runtimeRoot());
+  wrapped.add_arguments("exec");
+  for (const auto& variable : command.environment().variables()) {
+    wrapped.add_arguments("--env");
+    wrapped.add_arguments(variable.name() + "=" + variable.value());
+  }
+  wrapped.add_arguments(containerId);
+  if (command.shell()) {
+    for (const char* arg : {"/bin/sh", "-c"}) wrapped.add_arguments(arg);
+    wrapped.add_arguments(command.value());
+  } else {
+    // Mesos: `value` is the program and `arguments` its whole argv.
+    wrapped.add_arguments(command.value());
+    for (int i = 1; i < command.arguments_size(); ++i) wrapped.add_arguments(command.arguments(i));
+  }
+  return wrapped;
+}
+
 Result<pid_t> Containers::launch(const ContainerLaunch& l) {
   TRY(validateId(l.containerId));
   std::string dir = containerDir(l.containerId);

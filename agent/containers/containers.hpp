@@ -124,6 +124,11 @@ class Containers {
   };
   Result<Usage> usage(const std::string& containerId);
 
+  // `command` wrapped in `nucleo exec` into the container: same shell or argv
+  // form, its environment passed with --env. The container must be running.
+  mesos::v1::CommandInfo execCommand(const std::string& containerId,
+                                     const mesos::v1::CommandInfo& command) const;
+
  private:
   std::string containerDir(const std::string& id) const;
   std::string podDir(const std::string& podId) const;

@@ -127,6 +127,29 @@ TEST_F(ClusterTest, ROOT_AnExecutorWrittenWithTheSdkRunsTasks) {
   EXPECT_TRUE(updatesDrained()) << cluster_->agentMetrics();
 }
 
+TEST_F(ClusterTest, ROOT_CommandHealthChecksRunInsideTheTasksContainer) {
+  startCluster();
+  Framework framework;
+  RunningDriver driver(framework, frameworkOptions(cluster_->masterAddress(), "health"));
+  // The marker exists only in the container's own root filesystem: a probe on
+  // the host would fail.
+  auto task = commandTask("checked", "touch /nucleo-health-marker; sleep 600");
+  auto* check = task.mutable_health_check();
+  check->set_type(mesos::v1::HealthCheck::COMMAND);
+  check->mutable_command()->set_value("test -f /nucleo-health-marker");
+  check->set_delay_seconds(0.5);
+  check->set_interval_seconds(0.5);
+  check->set_grace_period_seconds(10);
+  check->set_timeout_seconds(10);
+  framework.queue({{task}, {}, {}});
+  auto healthy = [&] {
+    for (const auto& status : framework.updates("checked"))
+      if (status.has_healthy() && status.healthy()) return true;
+    return false;
+  };
+  EXPECT_TRUE(framework.waitUntil(healthy, 30s)) << "no healthy update" << cluster_->logs();
+}
+
 TEST_F(ClusterTest, ROOT_ExplicitAndImplicitReconciliation) {
   startCluster();
   Framework framework;
