@@ -382,5 +382,28 @@ TEST_F(ClusterTest, ROOT_NucleoExecuteStreamsOutputAndExitsWithTheTaskCode) {
   EXPECT_NE(printed->find("ID"), std::string::npos) << *printed;
 }
 
+TEST_F(ClusterTest, ROOT_BatchRetriesFailedJobsAndSummarizes) {
+  startCluster();
+  std::string jobs = cluster_->dir() + "/jobs.txt";
+  ASSERT_TRUE(fs::writeFileAtomic(jobs,
+                                  "echo one\n"
+                                  "{\"name\": \"flaky\", \"command\": \"exit 1\"}\n"
+                                  "# a comment\n"
+                                  "echo three\n",
+                                  0644, fs::Durability::Volatile));
+  std::string out = cluster_->dir() + "/batch.out";
+  Child batch({NUCLEO_BATCH_BIN, "--master", cluster_->masterAddress(), "--tasks", jobs, "--concurrency", "2",
+               "--retries", "2", "--image", "busybox:latest", "--mem", "64"},
+              out);
+  int status = batch.wait(90s);
+  ASSERT_NE(status, -1) << "nucleo-batch did not finish";
+  EXPECT_EQ(WEXITSTATUS(status), 1) << "one job failed every attempt";
+  auto text = fs::readFile(out);
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("3 jobs: 2 succeeded, 1 failed"), std::string::npos) << *text;
+  EXPECT_NE(text->find("flaky                    TASK_FAILED           3"), std::string::npos)
+      << "the failing job was tried 1 + 2 times: " << *text;
+}
+
 }  // namespace
 }  // namespace nucleo::e2e
