@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <gtest/gtest.h>
@@ -33,7 +34,7 @@ using namespace std::chrono_literals;
 // nucleo-master as a child process; its port read from its first line.
 class MasterProcess {
  public:
-  MasterProcess(const std::string& workDir, uint16_t port) {
+  MasterProcess(const std::string& workDir, uint16_t port, std::vector<std::string> extra = {}) {
     int out[2];
     EXPECT_EQ(::pipe(out), 0);
     pid_ = ::fork();
@@ -41,9 +42,13 @@ class MasterProcess {
       ::dup2(out[1], 1);
       std::string portFlag = "--port=" + std::to_string(port);
       std::string workFlag = "--work-dir=" + workDir;
-      ::execl(NUCLEO_MASTER_BIN, "nucleo-master", portFlag.c_str(), workFlag.c_str(),
-              "--heartbeat-interval=200ms", "--allocation-interval=50ms",
-              static_cast<char*>(nullptr));
+      std::vector<std::string> args{"nucleo-master", portFlag, workFlag, "--heartbeat-interval=200ms",
+                                    "--allocation-interval=50ms"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(NUCLEO_MASTER_BIN, argv.data());
       ::_exit(127);
     }
     ::close(out[1]);
@@ -280,6 +285,36 @@ TEST_F(SchedulerDriverTest, ResubscribesWithItsFrameworkIdAfterTheMasterRestarts
   }
   driver.stop();
   runner.join();
+}
+
+TEST_F(SchedulerDriverTest, SubscribesOverTlsVerifyingTheMaster) {
+  std::string cert = (workDir_ / "cert.pem").string(), key = (workDir_ / "key.pem").string();
+  std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                        "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert +
+                        " >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) GTEST_SKIP() << "the openssl command is needed to make a certificate";
+  MasterProcess master(workDir_.string(), 0, {"--tls-cert", cert, "--tls-key", key});
+  ASSERT_NE(master.port(), 0) << "nucleo-master did not start with TLS";
+  Recorder recorder;
+  auto options = optionsFor(master.port());
+  options.tls = true;
+  options.caFile = cert;
+  SchedulerDriver driver(recorder, options);
+  std::thread runner([&] { (void)driver.run(); });
+  EXPECT_TRUE(recorder.waitFor([&] { return recorder.subscriptions.size() == 1; }, 10s))
+      << "no subscription over TLS";
+  driver.stop();
+  runner.join();
+
+  // Without the CA, the master's certificate is not trusted: no subscription.
+  Recorder untrusting;
+  options.caFile = (workDir_ / "missing-ca.pem").string();
+  SchedulerDriver refused(untrusting, options);
+  std::thread second([&] { (void)refused.run(); });
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(untrusting.subscriptions.empty());
+  refused.stop();
+  second.join();
 }
 
 TEST_F(SchedulerDriverTest, MissedHeartbeatsCountAsALostConnection) {
