@@ -371,6 +371,21 @@ TEST_F(ClusterTest, ROOT_NucleoExecuteStreamsOutputAndExitsWithTheTaskCode) {
   EXPECT_NE(text->find("TASK_RUNNING"), std::string::npos) << *text;
   EXPECT_NE(text->find("TASK_FAILED"), std::string::npos) << *text;
 
+  // `nucleo cluster logs` finds the ended task through the master and reads
+  // its sandbox through the agent.
+  auto at = text->find("task hello-");
+  ASSERT_NE(at, std::string::npos) << *text;
+  std::string taskId = text->substr(at + 5, text->find(':', at) - at - 5);
+  std::string logs = cluster_->dir() + "/logs.out";
+  Child stdoutLogs({NUCLEO_CLUSTER_BIN, "--master", cluster_->masterAddress(), "logs", taskId}, logs);
+  EXPECT_EQ(stdoutLogs.wait(10s), 0);
+  Child stderrLogs({NUCLEO_CLUSTER_BIN, "--master", cluster_->masterAddress(), "logs", "--stderr", taskId},
+                   logs);
+  EXPECT_EQ(stderrLogs.wait(10s), 0);
+  auto logText = fs::readFile(logs);
+  ASSERT_TRUE(logText);
+  EXPECT_EQ(*logText, "out-line\nerr-line\n") << taskId;
+
   std::string listing = cluster_->dir() + "/cluster.out";
   Child agents({NUCLEO_CLUSTER_BIN, "--master", cluster_->masterAddress(), "agents"}, listing);
   EXPECT_EQ(agents.wait(10s), 0);
