@@ -208,8 +208,12 @@ Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecCon
   else root["hostname"] = hostnameOf(launch);
   auto& mounts = root["mounts"].as_array();
   if (hostFs) {
-    mounts.push_back(json::object{{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-                      {"options", {"nosuid", "nodev", "mode=1777"}}});
+    // The host's /tmp, writable, as Mesos's filesystem/posix tasks see it
+    // (programs and files under /tmp stay reachable); not recursive, so the
+    // mounts below it (other containers' roots when the agent's work dir is
+    // there) are not copied in.
+    mounts.push_back(json::object{{"destination", "/tmp"}, {"type", "bind"}, {"source", "/tmp"},
+                      {"options", {"bind", "rw", "nosuid", "nodev"}}});
   }
   if (ctx.pod && !ctx.pod->shm.empty()) {
     for (auto& m : mounts)

@@ -230,7 +230,8 @@ TEST(BuildConfig, HostFilesystem) {
     return std::find_if(spec.mounts.begin(), spec.mounts.end(), [&](const oci::Mount& m) { return m.destination == dest; });
   };
   ASSERT_NE(at("/tmp"), spec.mounts.end());
-  EXPECT_EQ(at("/tmp")->type, "tmpfs");
+  EXPECT_EQ(at("/tmp")->type, "bind");
+  EXPECT_EQ(at("/tmp")->source, "/tmp") << "the host's /tmp, as Mesos's posix tasks see it";
   ASSERT_NE(at(l.sandbox), spec.mounts.end());
   EXPECT_GT(at(l.sandbox), at("/tmp")) << "the sandbox bind comes after /tmp, which may hold it";
   EXPECT_NE(at("/proc"), spec.mounts.end());
