@@ -733,7 +733,15 @@ TEST_F(ContainersTest, ROOT_OtherNetworkNameIsACniList) {
   ASSERT_TRUE(ips && ips->size() == 1);
   EXPECT_TRUE(ips->front().starts_with("10.235.0.")) << ips->front();
   EXPECT_TRUE(containers_->destroy("cni-1"));
-  EXPECT_EQ(sh("ip -o link show master agcni0 2>/dev/null | wc -l"), "0\n") << "veth removed by DEL";
+  // The kernel removes the host end of a veth whose namespace died in its
+  // namespace clean-up work, a moment after the DEL.
+  std::string attached;
+  for (int i = 0; i < 40; ++i) {
+    attached = sh("ip -o link show master agcni0 2>/dev/null | wc -l");
+    if (attached == "0\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(attached, "0\n") << "veth removed by DEL";
   (void)std::system("ip link del agcni0 2>/dev/null");
   auto unknown = imageLaunch("cni-2", "true");
   unknown.container->add_network_infos()->set_name("nosuchnet");
