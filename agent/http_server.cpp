@@ -141,6 +141,7 @@ awaitable<void> HttpServer::Impl::listen() {
     auto [ec, socket] = co_await acceptor_.async_accept(io_, kTuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) continue;
+    socket.set_option(tcp::no_delay(true), ec);  // see master/server.cpp
     asio::co_spawn(io_, session(std::move(socket)), asio::detached);
   }
 }

@@ -123,6 +123,8 @@ awaitable<bool> MasterLink::Impl::session() {
   stream->expires_after(std::chrono::seconds(10));
   auto [cec, ep] = co_await stream->async_connect(endpoints, kTuple);
   if (cec) co_return false;
+  boost::system::error_code nec;
+  stream->socket().set_option(tcp::no_delay(true), nec);  // small writes go out at once
   http::request<http::string_body> request{http::verb::post, kPath, 11};
   request.set(http::field::host, options_.masterHost);
   request.set(http::field::content_type, kProtobuf);
@@ -212,6 +214,8 @@ awaitable<bool> MasterLink::Impl::post(std::unique_ptr<beast::tcp_stream>& conn,
     conn->expires_after(std::chrono::seconds(10));
     auto [cec, ep] = co_await conn->async_connect(endpoints, kTuple);
     if (cec) co_return false;
+    boost::system::error_code nec;
+    conn->socket().set_option(tcp::no_delay(true), nec);
   }
   http::request<http::string_body> request{http::verb::post, kPath, 11};
   request.set(http::field::host, options_.masterHost);

@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
       image->mutable_docker()->set_name("busybox:latest");
     }
     auto start = std::chrono::steady_clock::now();
-    if (!scheduler.launch({task}) || !scheduler.waitForStateOrEnd(id, mesos::v1::TASK_RUNNING, 30s)) {
+    if (!scheduler.launch({task}, &start) || !scheduler.waitForStateOrEnd(id, mesos::v1::TASK_RUNNING, 30s)) {
       auto updates = scheduler.updatesOf(id);
       std::fprintf(stderr, "task %s: no TASK_RUNNING (%zu updates%s%s)\n", id.c_str(),
                    updates.size(), updates.empty() ? "" : ", last: ",

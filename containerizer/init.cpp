@@ -149,6 +149,13 @@ Status finishProcess(InitPlan& plan) {
 }
 
 Status setupContainer(InitPlan& plan) {
+  if (!plan.cgroupTaskFds.empty()) {
+    // The parent placed us: clone3 did the v2 part, this does v1.
+    Status joined = os::Cgroup::joinSelf(plan.cgroupTaskFds);
+    for (int fd : plan.cgroupTaskFds) ::close(fd);
+    plan.cgroupTaskFds.clear();
+    TRY(std::move(joined).context("cgroup '{}'", plan.rootfs.cgroupPath));
+  }
   if (!plan.process.cpuAffinityInitial.empty())
     TRY(os::setCpuAffinity(plan.process.cpuAffinityInitial).context("process.execCPUAffinity.initial"));
   TRY(expectMessage(plan, SyncType::Go));

@@ -37,7 +37,8 @@ struct InitPlan {
   bool forkIntoPidNamespace = false; // unshare a pid namespace and fork the real init
   bool newUts = false;
   int syncFd = -1;
-  bool inCgroup = false;   // CgroupReady received
+  bool inCgroup = false;   // CgroupReady received, or joined by itself
+  std::vector<int> cgroupTaskFds;  // v1 `tasks` files the init joins itself (Cgroup::joinSelf)
   int stateDirFd = -1;     // `create`: exec.fifo lives here; -1 for `run`
   int consoleFd = -1;      // console socket to send the pty master to
   int stateMemFd = -1;     // state JSON for hooks run by the init

@@ -147,10 +147,13 @@ static Status parentHandshake(const LaunchRequest& req, const oci::Spec& spec, I
       return Error::fromErrno("write hook state");
   }
   TRY(syncSend(syncFd, SyncType::Go));
-  if (!placed) TRY(cgroup.addProcess(out.pid));
-  // An init that failed early has already sent its error: report that one
-  // rather than the broken pipe.
-  Status sent = syncSend(syncFd, SyncType::CgroupReady);
+  Status sent;
+  if (!placed) {
+    TRY(cgroup.addProcess(out.pid));
+    // An init that failed early has already sent its error: report that one
+    // rather than the broken pipe.
+    sent = syncSend(syncFd, SyncType::CgroupReady);
+  }
   for (;;) {
     auto received = syncRecv(syncFd);
     if (!received) return sent ? std::move(received).error() : std::move(sent).error();
@@ -243,10 +246,21 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
   TRY_ASSIGN(scope.cgroup, os::Cgroup::create(layout, out.cgroupPath));
   if (spec.linux.resources)
     TRY(scope.cgroup->apply(isolator::planCgroupLimits(*spec.linux.resources, spec.linux.devices)));
+  // The init enters its cgroup by itself (clone3 into the v2 part, "0" into
+  // each v1 `tasks` file) rather than by the parent writing its pid: that
+  // skips an RCU grace period per launch. A user namespace keeps the attach
+  // by pid, so that no permission inside the namespace is needed.
   UniqueFd cgroupFd;
-  if (layout.mode == os::CgroupLayout::Mode::Unified) {
-    TRY_ASSIGN(cgroupFd, scope.cgroup->v2DirFd());
+  std::vector<UniqueFd> selfTasks;
+  bool placed = false;
+  if (layout.mode == os::CgroupLayout::Mode::Unified || !spec.linux.hasNamespace("user")) {
+    TRY_ASSIGN(auto placement, scope.cgroup->childPlacement());
+    cgroupFd = std::move(placement.cloneInto);
+    selfTasks = std::move(placement.selfTasks);
+    placed = true;
   }
+  for (const auto& fd : selfTasks) plan.cgroupTaskFds.push_back(fd.get());
+  plan.inCgroup = placed;  // the init joins before anything else; no CgroupReady comes
 
   TRY_ASSIGN(auto sync, makeSocketPair(SOCK_SEQPACKET));
   plan.syncFd = sync.second.get();
@@ -289,9 +303,10 @@ Result<Launched> launchContainer(const LaunchRequest& req) {
     }));
   }
   out.pid = scope.pid;
+  selfTasks.clear();
   sync.second.reset();
   console.reset();
-  TRY(parentHandshake(req, spec, plan, out, sync.first.get(), *scope.cgroup, cgroupFd.valid(),
+  TRY(parentHandshake(req, spec, plan, out, sync.first.get(), *scope.cgroup, placed,
                       scope.pid));
   if (ownConsoleEnd) {
     TRY_ASSIGN(int master, receiveFd(ownConsoleEnd.get()));

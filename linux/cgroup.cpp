@@ -311,6 +311,28 @@ Result<UniqueFd> Cgroup::v2DirFd() const {
   return UniqueFd::openat(v2()->dir.get(), ".", O_RDONLY | O_DIRECTORY);
 }
 
+Result<Cgroup::ChildPlacement> Cgroup::childPlacement() const {
+  ChildPlacement placement;
+  for (const Hierarchy& h : hierarchies_) {
+    if (h.version == CgroupVersion::V2) {
+      TRY_ASSIGN(placement.cloneInto, UniqueFd::openat(h.dir.get(), ".", O_RDONLY | O_DIRECTORY));
+      continue;
+    }
+    auto tasks = UniqueFd::openat(h.dir.get(), "tasks", O_WRONLY);
+    if (!tasks) return std::move(tasks).error().context("cgroup '{}{}'", h.mountPoint, path_);
+    placement.selfTasks.push_back(std::move(*tasks));
+  }
+  return placement;
+}
+
+Status Cgroup::joinSelf(const std::vector<int>& tasksFds) {
+  for (int fd : tasksFds) {
+    // A single thread moving itself skips cgroup_threadgroup_rwsem.
+    if (::write(fd, "0", 1) != 1) return Error::fromErrno("join cgroup (tasks file fd " + std::to_string(fd) + ")");
+  }
+  return ok();
+}
+
 Result<std::vector<pid_t>> Cgroup::pids() const {
   std::vector<pid_t> out;
   for (const Hierarchy& h : hierarchies_) TRY(collectPids(dirAt(h), out));

@@ -183,6 +183,22 @@ class Cgroup {
   // on other layouts the child would still miss the v1 hierarchies.
   Result<UniqueFd> v2DirFd() const;
 
+  // How a new child enters this cgroup in every hierarchy without the
+  // kernel's global threadgroup lock, whose RCU grace period costs 5-25 ms
+  // per attach by pid on v1 hierarchies: clone3 with CLONE_INTO_CGROUP into
+  // `cloneInto` (the v2 directory; invalid without one), then the child, still
+  // single-threaded, calls joinSelf() on `selfTasks` (each v1 hierarchy's
+  // `tasks` file, opened here so the child needs no access to cgroupfs).
+  struct ChildPlacement {
+    UniqueFd cloneInto;
+    std::vector<UniqueFd> selfTasks;
+  };
+  Result<ChildPlacement> childPlacement() const;
+  // Moves the calling thread (the whole process when it has one thread) into
+  // the hierarchies behind `tasksFds` by writing "0" to each. Async-signal
+  // safe apart from the error message.
+  static Status joinSelf(const std::vector<int>& tasksFds);
+
   // Every process in the cgroup and its descendant cgroups, across all
   // hierarchies, sorted and without duplicates.
   Result<std::vector<pid_t>> pids() const;

@@ -228,6 +228,9 @@ awaitable<void> Server::Impl::listen() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) continue;  // e.g. EMFILE: keep serving the others
     if (connections_ >= options_.maxConnections) continue;  // the socket closes here
+    // Event chunks are small writes: without NODELAY, Nagle holds each one
+    // until the delayed ACK of the last (40 ms on loopback).
+    socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
     asio::co_spawn(executor, session(std::move(socket)), asio::detached);
   }

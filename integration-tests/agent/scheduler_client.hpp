@@ -48,6 +48,7 @@ inline Reply post(uint16_t port, const std::string& path, const std::string& bod
   beast::error_code ec;
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   if (ec) return {};
+  socket.set_option(tcp::no_delay(true), ec);
   http::request<http::string_body> req{http::verb::post, path, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, type);
@@ -127,6 +128,7 @@ class Scheduler {
     beast::error_code ec;
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
     if (ec) return false;
+    socket_.set_option(tcp::no_delay(true), ec);
     Call call;
     call.set_type(Call::SUBSCRIBE);
     auto* info = call.mutable_subscribe()->mutable_framework_info();
@@ -150,9 +152,13 @@ class Scheduler {
   }
 
   // Takes the next offer (waiting up to 15 s) and launches `tasks` on it.
-  bool launch(std::vector<mesos::v1::TaskInfo> tasks) {
+  // Waits for an offer and accepts it with `tasks`; `acceptedAt`, when given,
+  // gets the time the ACCEPT was sent (after the offer came).
+  bool launch(std::vector<mesos::v1::TaskInfo> tasks,
+              std::chrono::steady_clock::time_point* acceptedAt = nullptr) {
     mesos::v1::Offer offer;
     if (!nextOffer(&offer)) return false;
+    if (acceptedAt) *acceptedAt = std::chrono::steady_clock::now();
     Call call = base(Call::ACCEPT);
     *call.mutable_accept()->add_offer_ids() = offer.id();
     auto* launch = call.mutable_accept()->add_operations();

@@ -1,7 +1,7 @@
 // nucleo-supervisor: one per container, conmon-like. It detaches from the
 // agent (its own session, so a SIGKILL of the agent's process group misses
 // it), becomes a child subreaper so the container's init is re-parented to it
-// once `nucleo create` exits, writes the container's stdout/stderr into the
+// once `nucleo run --detach` exits, writes the container's stdout/stderr into the
 // sandbox, carries out kills with a grace period, and records the exit in the
 // container's directory. In "pause" mode it only holds a pod's namespaces.
 // libc only: see supervisor_io.hpp. File layout: supervisor_protocol.hpp.
@@ -251,33 +251,32 @@ int signalFd() {
   return ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-// create + start; on failure reports, removes the runtime's container, exits.
+// `run --detach` (create and start in one runtime process: one exec less
+// per launch than create + start); on failure reports, removes the
+// runtime's container, exits. The init is re-parented to us (subreaper).
 pid_t createAndStart(Container& c, int outW, int errW) {
   const Args& a = *c.args;
   char pidFile[4096], bundle[4096], msg[600];
   std::snprintf(pidFile, sizeof pidFile, "%s/%s", a.dir, sv::INIT_PID_FILE);
   std::snprintf(bundle, sizeof bundle, "%s/%s", a.dir, sv::BUNDLE_DIR);
-  const char* argv[10 + MAX_CREATE_ARGS] = {a.runtime, "--root", a.root, "create", "--bundle",
+  const char* argv[11 + MAX_CREATE_ARGS] = {a.runtime, "--root", a.root, "run", "--detach", "--bundle",
                                             bundle, "--pid-file", pidFile};
-  int n = 8;
+  int n = 9;
   for (int i = 0; i < a.createArgCount; ++i) argv[n++] = a.createArgs[i];
   argv[n++] = a.id;
   argv[n] = nullptr;
   pid_t pid = sv::spawn(const_cast<char* const*>(argv), -1, outW, errW);
   int st = pid < 0 ? -1 : sv::waitFor(pid);
-  const char* step = "create";
   pid_t init = -1;
   if (st == 0) {
     char text[32];
     if (sv::readSmall(c.dirfd, sv::INIT_PID_FILE, text, sizeof text) > 0) init = std::atoi(text);
-    step = "start";
-    st = init > 0 ? runtime(a, "start", nullptr, nullptr, outW, errW) : -1;
   }
-  if (st == 0) return init;
+  if (init > 0) return init;
   drainMessage(c.errFd, msg, sizeof msg);
   runtime(a, "delete", "--force", nullptr, -1, -1);
   char what[700];
-  std::snprintf(what, sizeof what, "%s: %s", step, msg[0] ? msg : "the runtime failed");
+  std::snprintf(what, sizeof what, "run: %s", msg[0] ? msg : "the runtime failed");
   report("error %s\n", what);
   ::_exit(1);
 }
