@@ -80,14 +80,20 @@ Result<std::vector<ExecJoin>> containerNamespaces(pid_t pid) {
   return out;
 }
 
-int execChild(std::vector<ExecJoin>& joins, isolator::ProcessPlan& process,
-              const std::optional<os::SeccompProgram>& seccomp, int syncFd, int consoleFd,
-              int preserveFds) {
+int execChild(std::vector<ExecJoin>& joins, std::vector<UniqueFd>& cgroupTasks,
+              isolator::ProcessPlan& process, const std::optional<os::SeccompProgram>& seccomp,
+              int syncFd, int consoleFd, int preserveFds) {
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto run = [&]() -> Status {
+    // Into the container's v1 cgroups by ourselves, still as the host's
+    // root and single-threaded (see Cgroup::childPlacement).
+    std::vector<int> tasks;
+    for (const auto& fd : cgroupTasks) tasks.push_back(fd.get());
+    TRY(os::Cgroup::joinSelf(tasks));
+    cgroupTasks.clear();
     TRY(syncExpect(syncFd, SyncType::Go));
     for (auto& join : joins)
       if (join.flag != CLONE_NEWPID) TRY(os::joinNamespace(join.fd, join.flag, "of the container"));
@@ -147,16 +153,18 @@ Result<int> Runtime::exec(const ExecOptions& o) {
       TRY_ASSIGN(ownPid, os::openNamespace("/proc/self/ns/pid", CLONE_NEWPID));
       TRY(os::joinNamespace(join.fd, CLONE_NEWPID, "of the container"));
     }
-  auto pid = os::cloneProcess({0, -1, SIGCHLD}, [&] {
+  TRY_ASSIGN(auto placement, cgroup.childPlacement());
+  auto pid = os::cloneProcess({0, placement.cloneInto.get(), SIGCHLD}, [&] {
     sync.first.reset();
-    return execChild(joins, plan, seccomp, sync.second.get(), console.get(), o.preserveFds);
+    return execChild(joins, placement.selfTasks, plan, seccomp, sync.second.get(), console.get(),
+                     o.preserveFds);
   });
+  placement = {};
   if (ownPid) TRY(os::joinNamespace(ownPid, CLONE_NEWPID, "of nucleo"));
   if (!pid) return std::move(pid).error();
   sync.second.reset();
   console.reset();
   auto setup = [&]() -> Status {
-    TRY(cgroup.addProcess(*pid));
     TRY(syncSend(sync.first.get(), SyncType::Go));
     auto reply = syncRecv(sync.first.get());
     if (reply && reply->type == SyncType::Error) return Error{reply->code, reply->text};
