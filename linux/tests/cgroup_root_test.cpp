@@ -284,6 +284,57 @@ TEST_F(CgroupRootTest, ROOT_CloneIntoCgroupOnUnifiedOnly) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+// The launch path of the runtime: the child enters every hierarchy by itself
+// (clone3 into v2, "0" into each v1 tasks file), and nothing of it is left
+// in the parent's cgroups.
+TEST_F(CgroupRootTest, ROOT_ChildPlacementPutsTheChildInEveryHierarchy) {
+  Cgroup& cg = create({});
+  Result<Cgroup::ChildPlacement> placement = cg.childPlacement();
+  ASSERT_TRUE(placement) << placement.error().message;
+  auto joined = makePipe();
+  auto go = makePipe();
+  ASSERT_TRUE(joined && go);
+  struct clone_args args {};
+  args.exit_signal = SIGCHLD;
+  if (placement->cloneInto) {
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(placement->cloneInto.get());
+  }
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) {
+    joined->first.reset();
+    go->second.reset();  // or the read below never sees the parent's close
+    std::vector<int> fds;
+    for (const auto& fd : placement->selfTasks) fds.push_back(fd.get());
+    if (!Cgroup::joinSelf(fds)) ::_exit(3);
+    (void)!::write(joined->second.get(), "j", 1);
+    char byte;
+    (void)!::read(go->first.get(), &byte, 1);
+    ::_exit(0);
+  }
+  ASSERT_GT(pid, 0) << std::strerror(errno);
+  children_.push_back(static_cast<pid_t>(pid));
+  joined->second.reset();
+  go->first.reset();
+  char byte = 0;
+  EXPECT_EQ(::read(joined->first.get(), &byte, 1), 1) << "the child could not join its cgroups";
+  std::map<std::string, std::string> member = cgroupsOf(static_cast<pid_t>(pid));
+  for (const char* c : {"memory", "pids", "cpu", "cpuset", "freezer"}) {
+    if (!layout_.available(c)) continue;
+    bool v2 = layout_.versionOf(c) == CgroupVersion::V2;
+    EXPECT_EQ(member[v2 ? "" : c], cg.path()) << c;
+  }
+  if (placement->cloneInto) {
+    EXPECT_EQ(member[""], cg.path());
+  }
+  Result<std::vector<pid_t>> pids = cg.pids();
+  ASSERT_TRUE(pids);
+  EXPECT_EQ(*pids, std::vector<pid_t>{static_cast<pid_t>(pid)});
+  go->second.reset();
+  int status = reap(static_cast<pid_t>(pid));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 TEST_F(CgroupRootTest, ROOT_OomKillIsReportedByTheWatcherAndTheStats) {
   CgroupLimits limits;
   limits.memoryLimit = 32 << 20;
