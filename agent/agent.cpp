@@ -2,6 +2,7 @@
 // custom executors, task groups as pods), kills, acknowledgements, shutdowns.
 
 #include "agent/agent.hpp"
+#include "agent/containers/isolation.hpp"
 #include "agent/containers/task_network.hpp"
 
 #include <sys/wait.h>
@@ -97,6 +98,7 @@ nucleo::agent::Call Agent::registerCall() const {
   *reg->mutable_agent_info() = info_;
   if (!agentId_.empty()) reg->mutable_agent_info()->mutable_id()->set_value(agentId_);
   reg->set_version("1.11.0");
+  reportIsolation(options_.isolation, reg);
   for (const auto& [fwId, fw] : frameworks_) {
     for (const auto& [exId, ex] : fw.executors) {
       for (const auto& [taskId, task] : ex.tasks) {

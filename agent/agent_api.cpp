@@ -4,8 +4,11 @@
 #include <fmt/format.h>
 
 #include "agent/agent.hpp"
+#include "agent/containers/isolation.hpp"
 #include "agent/containers/task_network.hpp"
+#include "agent/files/operator_files.hpp"
 #include "base/logging.hpp"
+#include "base/strings.hpp"
 
 namespace nucleo::agent {
 
@@ -18,6 +21,26 @@ using OperatorCall = mesos::v1::agent::Call;
 using OperatorResponse = mesos::v1::agent::Response;
 
 ApiAnswer fail(int status, std::string error) { return ApiAnswer{status, std::move(error), {}}; }
+
+// GET_FLAGS: the flags an operator checks, under Mesos's names; isolation as
+// the isolators actually active.
+void fillFlags(const AgentOptions& o, OperatorResponse::GetFlags* out) {
+  auto add = [&](const char* name, std::string value) {
+    auto* flag = out->add_flags();
+    flag->set_name(name);
+    flag->set_value(std::move(value));
+  };
+  add("master", fmt::format("{}:{}", o.masterHost, o.masterPort));
+  add("ip", o.ip);
+  add("port", std::to_string(o.port));
+  add("work_dir", o.workDir);
+  add("hostname", o.hostname);
+  add("resources", o.resources);
+  add("attributes", o.attributes);
+  auto isolation = Isolation::parse(o.isolation);
+  add("isolation", isolation ? strings::join(isolation->active(), ",") : o.isolation);
+  add("cgroups_root", o.cgroupParent);
+}
 
 }  // namespace
 
@@ -224,10 +247,22 @@ ApiAnswer Agent::operatorCall(const OperatorCall& call) {
       r.set_type(OperatorResponse::GET_CONTAINERS);
       fillContainers(r.mutable_get_containers());
       break;
+    case OperatorCall::GET_FLAGS:
+      r.set_type(OperatorResponse::GET_FLAGS);
+      fillFlags(options_, r.mutable_get_flags());
+      break;
     case OperatorCall::GET_AGENT:
       r.set_type(OperatorResponse::GET_AGENT);
       *r.mutable_get_agent()->mutable_agent_info() = info_;
       break;
+    case OperatorCall::LIST_FILES:
+    case OperatorCall::READ_FILE: {
+      SandboxFiles files;
+      attachSandboxes(files, sandboxes());
+      auto answer = call.type() == OperatorCall::LIST_FILES ? listFiles(files, call) : readFile(files, call);
+      if (!answer) return fail(httpStatusOf(answer.error()), answer.error().message);
+      return ApiAnswer{200, "", std::move(*answer)};
+    }
     case OperatorCall::UNKNOWN: return fail(400, "Expecting 'type' to be present");
     default: return fail(501, "Unsupported call " + OperatorCall::Type_Name(call.type()));
   }

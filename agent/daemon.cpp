@@ -62,6 +62,8 @@ ContainersOptions containersOptions(const AgentOptions& options) {
   o.supervisorBinary = options.supervisor;
   o.imageStoreRoot = options.imageRoot;
   o.cgroupParent = options.cgroupParent;
+  // Checked by parseFlags.
+  if (auto isolation = Isolation::parse(options.isolation)) o.isolation = *isolation;
   return o;
 }
 
@@ -128,6 +130,7 @@ void reclaimNetwork(const ContainersOptions& o) {
 }
 
 Status AgentDaemon::Impl::start() {
+  TRY(Isolation::parse(options.isolation));
   TRY(fs::makeDirs(options.workDir, 0755).context("--work-dir"));
   reclaimNetwork(containersOptions(options));
   std::vector<mesos::v1::Resource> given;

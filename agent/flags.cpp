@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include "agent/containers/isolation.hpp"
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "linux/net_link.hpp"
@@ -153,7 +154,9 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
   app.add_option(names("hostname"), o.hostname, "Hostname to advertise (default: --ip)");
   app.add_option(names("resources"), o.resources, "e.g. cpus:4;mem:8192;ports:[31000-32000]");
   app.add_option(names("attributes"), o.attributes, "e.g. rack:a;zone:1");
-  app.add_option(names("isolation"), o.isolation, "Isolators")->capture_default_str();
+  app.add_option(names("isolation"), o.isolation,
+                 "Isolators, comma-separated: cgroups/{cpu,mem,pids,devices,all}, namespaces/{pid,ipc}, "
+                 "filesystem/{linux,posix}, network/cni, posix/{cpu,mem}, docker/runtime")->capture_default_str();
   app.add_option(names("runtime"), o.runtime, "The nucleo runtime binary");
   app.add_option(names("supervisor"), o.supervisor, "The nucleo-supervisor binary");
   app.add_option(names("image-root"), o.imageRoot, "The image store (default <work-dir>/images)");
@@ -195,6 +198,7 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
     return Error::make("{}", e.what());
   }
   TRY(finish(o, raw));
+  TRY(Isolation::parse(o.isolation));  // an unknown isolator stops the agent here
   return o;
 }
 

@@ -21,7 +21,11 @@ struct AgentOptions {
   std::string hostname;    // default: --ip
   std::string resources;   // Mesos syntax; detected when not given
   std::string attributes;  // "rack:a;zone:1"
-  std::string isolation = "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux";
+  // Mesos's --isolation (agent/containers/isolation.hpp); the default is
+  // every isolator this agent has.
+  std::string isolation =
+      "cgroups/cpu,cgroups/mem,cgroups/pids,cgroups/devices,namespaces/pid,namespaces/ipc,"
+      "filesystem/linux,network/cni";
   std::string runtime;     // `nucleo`; default: next to the agent binary
   std::string supervisor;  // `nucleo-supervisor`; default: next to the agent binary
   std::string imageRoot;   // the image store; default: <work-dir>/images

@@ -10,7 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
-#include "agent/files/sandbox_files.hpp"
+#include "agent/files/operator_files.hpp"
 #include "base/logging.hpp"
 #include "base/strings.hpp"
 #include "proto/json.hpp"
@@ -254,24 +254,10 @@ Reply HttpServer::Impl::files(const Request& request, const std::string& path) {
   auto query = queryOf(std::string_view(request.target().data(), request.target().size()));
   if (!query.count("path")) return text(request, 400, "Expecting 'path' to be present");
   SandboxFiles files;
-  for (const auto& sandbox : agent_->sandboxes()) {
-    files.attach(sandbox, sandbox);
-    // ".../runs/latest" names the newest run, as the symlink on disk does.
-    std::string runs = sandbox.substr(0, sandbox.rfind('/'));
-    char target[4096];
-    ssize_t n = ::readlink((runs + "/latest").c_str(), target, sizeof(target) - 1);
-    if (n > 0 && std::string(target, static_cast<size_t>(n)) == sandbox.substr(runs.size() + 1)) {
-      files.attach(runs + "/latest", sandbox);
-      // And under Mesos's virtual path, which clients build from ids alone:
-      // /frameworks/<framework>/executors/<executor>/runs/latest.
-      auto frameworks = runs.rfind("/frameworks/");
-      if (frameworks != std::string::npos) files.attach(runs.substr(frameworks) + "/latest", sandbox);
-    }
-  }
-  auto status = [](int code) { return code == ENOENT ? 404 : code == EACCES ? 403 : 400; };
+  attachSandboxes(files, agent_->sandboxes());
   if (path.rfind("/files/browse", 0) == 0) {
     auto entries = files.browse(query["path"]);
-    if (!entries) return text(request, status(entries.error().code), entries.error().message);
+    if (!entries) return text(request, httpStatusOf(entries.error()), entries.error().message);
     return text(request, 200, SandboxFiles::browseJson(*entries), kJson);
   }
   auto number = [&](const char* key, int64_t fallback) -> std::optional<int64_t> {
@@ -281,7 +267,7 @@ Reply HttpServer::Impl::files(const Request& request, const std::string& path) {
   auto offset = number("offset", 0), length = number("length", -1);
   if (!offset || !length) return text(request, 400, "'offset' and 'length' must be integers");
   auto chunk = files.read(query["path"], *offset, *length);
-  if (!chunk) return text(request, status(chunk.error().code), chunk.error().message);
+  if (!chunk) return text(request, httpStatusOf(chunk.error()), chunk.error().message);
   return text(request, 200, SandboxFiles::readJson(*chunk), kJson);
 }
 

@@ -130,6 +130,8 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
       return Error::make("container.type DOCKER: not supported (use MESOS with an image)");
     const auto& img = l.container->mesos().image();
     if (l.container->mesos().has_image()) {
+      if (!options_.isolation.filesystemLinux)
+        return Error::make("container.mesos.image: needs filesystem/linux in the agent's --isolation");
       if (img.type() != mesos::v1::Image::DOCKER || img.docker().name().empty())
         return Error::make("container.mesos.image: only DOCKER images with a name are supported");
       TRY_ASSIGN(store, images::ImageStore::open(options_.imageStoreRoot));
@@ -157,8 +159,10 @@ Result<pid_t> Containers::launchIn(const ContainerLaunch& l, const std::string& 
   ctx.cgroupsPath = meta.cgroup;
   ctx.sandboxMountPoint = options_.sandboxMountPoint;
   ctx.pod = pod;
+  ctx.isolation = options_.isolation;
   if (!pod) {
     TRY_ASSIGN(auto net, taskNetwork(l.container, options_.bridge.name));
+    TRY(networkAllowed(net, options_.isolation.networkCni));
     ctx.networkMode = net.mode;
     ctx.publish = net.publish;
   }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/containers/isolation.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "mesos/v1/mesos.pb.h"
@@ -41,6 +42,8 @@ struct ContainersOptions {
   // (task_network.hpp): the bridge, and where CNI lists and plugins are.
   network::BridgeConfig bridge;
   network::CniConfig cni;
+  // What containers get (--isolation): limits, namespaces, images, networks.
+  Isolation isolation = Isolation::all();
 };
 
 struct ContainerLaunch {

@@ -72,6 +72,7 @@ Status Containers::createPod(const std::string& podId, bool ownNetwork) {
 Status Containers::createPod(const std::string& podId,
                              const std::optional<mesos::v1::ContainerInfo>& container) {
   TRY_ASSIGN(auto net, taskNetwork(container, options_.bridge.name).context("pod '{}'", podId));
+  TRY(networkAllowed(net, options_.isolation.networkCni).context("pod '{}'", podId));
   TRY_ASSIGN(auto running, pauseOf(podDir(podId)));
   if (running) return {};
   TRY(createPod(podId, !net.mode.empty()));

@@ -69,13 +69,13 @@ json::object capabilitiesJson(const ContainerLaunch& launch, const oci::User& us
 json::array namespacesJson(const ContainerLaunch& launch, const SpecContext& ctx) {
   bool sharePid = launch.container && launch.container->linux_info().share_pid_namespace();
   json::array ns{json::object{{"type", "mount"}}};
-  if (!sharePid) ns.push_back(json::object{{"type", "pid"}});
+  if (!sharePid && ctx.isolation.namespacesPid) ns.push_back(json::object{{"type", "pid"}});
   if (ctx.pod) {
     ns.push_back(json::object{{"type", "ipc"}, {"path", ctx.pod->ipc}});
     ns.push_back(json::object{{"type", "uts"}, {"path", ctx.pod->uts}});
     if (!ctx.pod->net.empty()) ns.push_back(json::object{{"type", "network"}, {"path", ctx.pod->net}});
   } else {
-    ns.push_back(json::object{{"type", "ipc"}});
+    if (ctx.isolation.namespacesIpc) ns.push_back(json::object{{"type", "ipc"}});
     ns.push_back(json::object{{"type", "uts"}});
     if (!ctx.networkMode.empty()) ns.push_back(json::object{{"type", "network"}});
   }
@@ -87,9 +87,14 @@ json::object bindJson(const std::string& source, const std::string& destination)
           {"options", {"rbind", "rw", "nosuid", "nodev"}}};
 }
 
-Status applyResources(json::object& linux, const std::vector<mesos::v1::Resource>& resources) {
+Status applyResources(json::object& linux, const std::vector<mesos::v1::Resource>& resources,
+                      const Isolation& isolation) {
   TRY_ASSIGN(TaskLimits limits, taskLimits(resources));
   auto& r = linux["resources"].as_object();
+  // Without cgroups/devices the device cgroup is left alone (empty rules).
+  if (!isolation.cgroupsDevices) r.erase("devices");
+  if (!isolation.cgroupsCpu) limits.cpuShares.reset();
+  if (!isolation.cgroupsMem) limits.memoryBytes.reset();
   if (limits.cpuShares) r["cpu"] = {{"shares", *limits.cpuShares}, {"quota", *limits.cpuQuota}, {"period", 100000}};
   if (limits.memoryBytes) r["memory"] = {{"limit", *limits.memoryBytes}};
   return {};
@@ -181,6 +186,8 @@ std::string defaultSeccompJson() {
 
 Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecContext& ctx) {
   bool hostFs = ctx.image == nullptr;
+  if (!hostFs && !ctx.isolation.filesystemLinux)
+    return Error::make("container.mesos.image: needs filesystem/linux in the agent's --isolation");
   std::string sandboxInside = hostFs ? launch.sandbox : ctx.sandboxMountPoint;
   TRY_ASSIGN(auto args, commandArgs(launch.command, ctx.image));
   TRY_ASSIGN(auto env, commandEnv(launch, ctx.image, sandboxInside));
@@ -223,7 +230,7 @@ Result<std::string> buildConfigJson(const ContainerLaunch& launch, const SpecCon
   auto& linux = root["linux"].as_object();
   linux["namespaces"] = namespacesJson(launch, ctx);
   linux["cgroupsPath"] = ctx.cgroupsPath;
-  TRY(applyResources(linux, launch.resources));
+  TRY(applyResources(linux, launch.resources, ctx.isolation));
   if (!ctx.pod && !ctx.networkMode.empty()) {
     json::object annotations{{"org.nucleo.network", ctx.networkMode}};
     std::string ports;

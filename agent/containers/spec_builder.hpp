@@ -36,6 +36,9 @@ struct SpecContext {
   // org.nucleo.network, ports in org.nucleo.network.ports) before start.
   std::string networkMode;
   std::vector<std::string> publish;  // "8080:80/tcp"
+  // The agent's isolators: no cpu or memory limit, pid or IPC namespace,
+  // device rules without theirs; an image without filesystem/linux is an error.
+  Isolation isolation = Isolation::all();
 };
 
 // process.args: shell form is ["/bin/sh", "-c", value]; otherwise value is

@@ -71,4 +71,10 @@ void setIpAddresses(mesos::v1::ContainerStatus& status, const std::vector<std::s
   }
 }
 
+Status networkAllowed(const TaskNetwork& network, bool networkCni) {
+  if (networkCni || network.mode.empty() || network.mode == "none") return {};
+  return Error::make("container.network_infos: network '{}' needs network/cni in the agent's --isolation",
+                     network.mode);
+}
+
 }  // namespace nucleo::agent

@@ -26,6 +26,10 @@ struct TaskNetwork {
 Result<TaskNetwork> taskNetwork(const std::optional<mesos::v1::ContainerInfo>& container,
                                 const std::string& bridgeName);
 
+// A network of its own ("bridge", "cni:NAME"; not the host's, not "none")
+// needs network/cni in --isolation, as in Mesos; the error names the flag.
+Status networkAllowed(const TaskNetwork& network, bool networkCni);
+
 // Every port_mappings[].host_port must lie in a range of the `ports`
 // resource (Mesos rejects the task otherwise); the error names the port.
 Status validatePortMappings(const mesos::v1::ContainerInfo& container,

@@ -82,6 +82,7 @@ FileEntry entryOf(const std::string& path, const struct stat& st) {
   FileEntry e;
   e.path = path;
   e.mode = modeString(st.st_mode);
+  e.modeBits = static_cast<uint32_t>(st.st_mode);
   e.size = static_cast<uint64_t>(st.st_size);
   e.nlink = static_cast<uint64_t>(st.st_nlink);
   e.mtime = static_cast<double>(st.st_mtim.tv_sec);
@@ -208,6 +209,7 @@ Result<SandboxFiles::Chunk> SandboxFiles::read(const std::string& path, int64_t 
   TRY_ASSIGN(OpenFile file, open(path));
   uint64_t size = file.size;
   Chunk chunk;
+  chunk.size = size;
   if (offset == -1) {
     chunk.offset = size;
     return chunk;

@@ -23,6 +23,7 @@ struct FileEntry {
   uint64_t nlink = 0;
   double mtime = 0;
   std::string uid, gid;
+  uint32_t modeBits = 0;  // st_mode, for the operator API's FileInfo.mode
 };
 
 // Errors carry an errno-style code for the HTTP layer: ENOENT (no such
@@ -44,6 +45,7 @@ class SandboxFiles {
   struct Chunk {
     uint64_t offset = 0;
     std::string data;
+    uint64_t size = 0;  // the file's size when read
   };
   // Reads up to `length` bytes (-1: as much as allowed, capped at
   // MAX_READ_BYTES) at `offset`; offset -1 returns the file's size in

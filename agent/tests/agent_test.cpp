@@ -620,6 +620,47 @@ TEST_F(AgentTest, OperatorApiAndMetrics) {
   EXPECT_NE(metrics.find("nucleo_agent_containers 1"), std::string::npos);
 }
 
+TEST_F(AgentTest, OperatorApiFilesFlagsAndReportedIsolators) {
+  options_.isolation = "cgroups/mem,filesystem/posix,docker/runtime";
+  auto agent = start();
+  registerAs(*agent, "A1");
+  agent->handleEvent(runTask("t1", "sleep 1"));
+  std::string sandbox = containers_.containers[containers_.order[0]].launch.sandbox;
+  ASSERT_TRUE(fs::writeFileAtomic(sandbox + "/stdout", "hello operator\n", 0644, fs::Durability::Volatile));
+  mesos::v1::agent::Call call;
+  call.set_type(mesos::v1::agent::Call::LIST_FILES);
+  call.mutable_list_files()->set_path("/frameworks/F1/executors/t1/runs/latest");
+  auto list = agent->operatorCall(call);
+  ASSERT_EQ(list.status, 200) << list.error;
+  ASSERT_EQ(list.response->list_files().file_infos_size(), 1);
+  EXPECT_EQ(list.response->list_files().file_infos(0).path(),
+            "/frameworks/F1/executors/t1/runs/latest/stdout");
+  EXPECT_EQ(list.response->list_files().file_infos(0).size(), 15u);
+  call.set_type(mesos::v1::agent::Call::READ_FILE);
+  call.mutable_read_file()->set_path(sandbox + "/stdout");
+  call.mutable_read_file()->set_offset(6);
+  auto read = agent->operatorCall(call);
+  ASSERT_EQ(read.status, 200) << read.error;
+  EXPECT_EQ(read.response->read_file().data(), "operator\n");
+  EXPECT_EQ(read.response->read_file().size(), 15u);
+  call.mutable_read_file()->set_path("/frameworks/F1/executors/nope/runs/latest/stdout");
+  EXPECT_EQ(agent->operatorCall(call).status, 404);
+  call.clear_read_file();
+  EXPECT_EQ(agent->operatorCall(call).status, 400);
+  call.set_type(mesos::v1::agent::Call::GET_FLAGS);
+  auto flags = agent->operatorCall(call);
+  ASSERT_EQ(flags.status, 200);
+  std::string isolation;
+  for (const auto& f : flags.response->get_flags().flags())
+    if (f.name() == "isolation") isolation = f.value();
+  EXPECT_EQ(isolation, "cgroups/mem,filesystem/posix");
+  auto reg = agent->registerCall().register_();
+  ASSERT_EQ(reg.isolators_size(), 2);
+  EXPECT_EQ(reg.isolators(0), "cgroups/mem");
+  ASSERT_EQ(reg.isolated_resources_size(), 1);
+  EXPECT_EQ(reg.isolated_resources(0), "mem");
+}
+
 TEST_F(AgentTest, ShutdownKillsAndForgetsEverything) {
   auto agent = start();
   registerAs(*agent, "A1");

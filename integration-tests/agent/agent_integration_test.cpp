@@ -25,7 +25,9 @@
 #include <gtest/gtest.h>
 
 #include "base/fs.hpp"
+#include "mesos/v1/agent/agent.pb.h"
 #include "mesos/v1/scheduler/scheduler.pb.h"
+#include "proto/json.hpp"
 #include "integration-tests/agent/scheduler_client.hpp"
 
 namespace nucleo::agent {
@@ -143,6 +145,20 @@ TEST_F(AgentIntegrationTest, ROOT_TaskRunsAndFinishesWithItsExitCode) {
   auto browse = get(agentPort_, "/files/browse?path=" + stdoutPath.substr(0, stdoutPath.rfind('/')));
   EXPECT_EQ(browse.status, 200);
   EXPECT_NE(browse.body.find("stdout"), std::string::npos) << browse.body;
+  // The operator API's LIST_FILES and READ_FILE, under Mesos's virtual path.
+  std::string run = fmt::format("/frameworks/{}/executors/ok/runs/latest", scheduler.frameworkId());
+  auto list = post(agentPort_, "/api/v1",
+                   fmt::format(R"({{"type":"LIST_FILES","list_files":{{"path":"{}"}}}})", run), "application/json");
+  EXPECT_EQ(list.status, 200) << list.body;
+  EXPECT_NE(list.body.find(run + "/stdout"), std::string::npos) << list.body;
+  auto file = post(agentPort_, "/api/v1",
+                   fmt::format(R"({{"type":"READ_FILE","read_file":{{"path":"{}/stdout","offset":0}}}})", run),
+                   "application/json");
+  ASSERT_EQ(file.status, 200) << file.body;
+  mesos::v1::agent::Response response;
+  ASSERT_TRUE(proto::fromJson(file.body, &response)) << file.body;
+  EXPECT_NE(response.read_file().data().find("hello"), std::string::npos) << file.body;
+  EXPECT_EQ(response.read_file().size(), response.read_file().data().size());
 }
 
 TEST_F(AgentIntegrationTest, ROOT_BridgedTaskReportsItsAddress) {
