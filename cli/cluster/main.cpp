@@ -196,8 +196,20 @@ int main(int argc, char** argv) {
   auto* topCommand = app.add_subcommand(
       "top", "Active tasks with their containers' CPU and memory use (agents' GET_CONTAINERS), refreshed");
   topCommand->add_flag("--once", topOptions.once, "Print one snapshot and exit");
-  topCommand->add_flag("--json", json, "Print JSON instead of a table");
+  topCommand->add_flag("--json", json, "Print JSON instead of a table (one object a line per refresh)");
   topCommand->add_option("--interval", topOptions.interval, "Seconds between refreshes")->capture_default_str();
+  // `run [flags] -- COMMAND...`: CLI11 2.1 refuses words after "--" in a
+  // prefix command, so the command is cut off before parsing.
+  std::vector<std::string> afterDashes;
+  bool sawRun = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "run") sawRun = true;
+    if (sawRun && std::string_view(argv[i]) == "--") {
+      afterDashes.assign(argv + i + 1, argv + argc);
+      argc = i;
+      break;
+    }
+  }
   CLI11_PARSE(app, argc, argv);
 
   std::optional<nucleo::sdk::Credential> credential;
@@ -207,7 +219,9 @@ int main(int argc, char** argv) {
   if (*frameworks) return printFrameworks(client, json, all);
   if (*tasks) return printTasks(client, json, all);
   if (*runCommand) {
-    auto command = commandOf(commandFlag, runCommand->remaining());
+    auto words = runCommand->remaining();
+    words.insert(words.end(), afterDashes.begin(), afterDashes.end());
+    auto command = commandOf(commandFlag, words);
     if (!command) return fail(command.error().message);
     run.command = *command;
     return nucleo::cluster::runTask(client, run);

@@ -3,6 +3,7 @@
 // (resource statistics). CPU% is the cpu time used between two samples over
 // the wall time between them.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>

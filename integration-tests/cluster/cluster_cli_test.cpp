@@ -56,8 +56,8 @@ Ran cli(const std::string& dir, const std::vector<std::string>& args,
     std::this_thread::sleep_for(50ms);
   }
   if (status != -1 && WIFEXITED(status)) ran.code = WEXITSTATUS(status);
-  ran.out = fs::readFile(out).value_or("");
-  ran.err = fs::readFile(err).value_or("");
+  if (auto text = fs::readFile(out)) ran.out = *text;
+  if (auto text = fs::readFile(err)) ran.err = *text;
   return ran;
 }
 
@@ -196,7 +196,9 @@ TEST_F(ClusterCliTest, ROOT_BadInputIsOneLineAndNonZero) {
     EXPECT_NE(ran.code, -1) << what << ": hung";
     EXPECT_EQ(std::count(ran.err.begin(), ran.err.end(), '\n'), 1) << what << ": " << describe(ran);
     EXPECT_EQ(ran.err.rfind("nucleo cluster: ", 0), 0u) << what << ": " << describe(ran);
-    if (args[1] == "no-such-task") EXPECT_NE(ran.err.find("'no-such-task'"), std::string::npos) << describe(ran);
+    if (args[1] == "no-such-task") {
+      EXPECT_NE(ran.err.find("'no-such-task'"), std::string::npos) << describe(ran);
+    }
   }
   // An image the agent does not have: the task fails and run says so.
   auto missing = run({"run", "--image", "no-such-image:latest", "true"});
