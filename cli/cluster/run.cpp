@@ -182,6 +182,13 @@ int runTask(const OperatorClient& client, const RunOptions& options) {
   if (auto health = client.call(mesos::v1::master::Call::GET_HEALTH); !health)
     return fail(health.error().message);
 
+  // Blocked before any thread starts (the output follower, the driver's), so
+  // that Ctrl-C reaches only the thread that waits for it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Runner runner(options);
   nucleo::sdk::SchedulerOptions driverOptions;
   driverOptions.master = client.master();
@@ -193,11 +200,6 @@ int runTask(const OperatorClient& client, const RunOptions& options) {
   if (client.credential()) driverOptions.framework.set_principal(client.credential()->principal);
   SchedulerDriver driver(runner, driverOptions);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::atomic<bool> finished{false};
   std::thread interrupter([&] {
     timespec poll{0, 200'000'000};

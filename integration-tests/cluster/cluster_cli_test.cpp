@@ -118,6 +118,24 @@ TEST_F(ClusterCliTest, ROOT_RunStreamsOutputAndExitsWithTheTaskCode) {
   EXPECT_EQ(frameworks.out.find("nucleo cluster run"), std::string::npos) << describe(frameworks);
 }
 
+TEST_F(ClusterCliTest, ROOT_InterruptedRunKillsItsTask) {
+  std::string log = cluster_->dir() + "/interrupted.log";
+  Child attached({NUCLEO_CLUSTER_BIN, "--master", cluster_->masterAddress(), "run", "--name", "napper",
+                  "--image", "busybox:latest", "--", "sleep 600"},
+                 log);
+  auto running = [&] {
+    auto text = fs::readFile(log);
+    return text && text->find("TASK_RUNNING") != std::string::npos;
+  };
+  ASSERT_TRUE(Framework().waitUntil(running, 30s)) << fs::readFile(log).value() << cluster_->logs();
+  ::kill(attached.pid(), SIGINT);  // Child::kill would reap it and drop the status
+  int status = attached.wait(30s);
+  ASSERT_NE(status, -1) << "run did not end after Ctrl-C";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL)
+      << status << fs::readFile(log).value();
+  EXPECT_NE(fs::readFile(log).value().find("TASK_KILLED"), std::string::npos) << fs::readFile(log).value();
+}
+
 TEST_F(ClusterCliTest, ROOT_DetachedTaskShowsInTopAndIsKilled) {
   auto detached = run({"run", "--detach", "--name", "sleeper", "--image", "busybox:latest", "--mem", "64",
                        "--", "head -c 20m /dev/zero > /tmp/ballast; sleep 600"});
