@@ -24,7 +24,10 @@ class Killer : public nucleo::sdk::Scheduler {
 
   void subscribed(nucleo::sdk::SchedulerDriver& driver,
                   const mesos::v1::scheduler::Event::Subscribed&) override {
-    driver.kill(task_.task_id(), task_.agent_id());
+    // A task still pending has no agent yet: the master kills it itself.
+    std::optional<mesos::v1::AgentID> agent;
+    if (!task_.agent_id().value().empty()) agent = task_.agent_id();
+    driver.kill(task_.task_id(), agent);
   }
   void offers(nucleo::sdk::SchedulerDriver& driver, const std::vector<mesos::v1::Offer>& offers) override {
     for (const auto& offer : offers) driver.decline({offer.id()});

@@ -100,6 +100,7 @@ int printTasks(const OperatorClient& client, bool json, bool all) {
 int logs(const OperatorClient& client, const std::string& id, bool follow, bool stderrOnly) {
   auto found = nucleo::cluster::findTask(client, id);
   if (!found) return fail(found.error().message);
+  if (found->agent.empty()) return fail("task '" + id + "' has no agent yet: it is pending");
   std::string executor = found->task.has_executor_id() ? found->task.executor_id().value() : id;
   std::string sandbox = nucleo::sdk::sandboxPath(found->task.framework_id().value(), executor);
   if (executor != id) sandbox += "/tasks/" + id;
@@ -143,27 +144,8 @@ const char* kKillHelp =
     "--detach` is one; it is torn down once its task is killed); a connected framework's "
     "subscription is taken over only with --force (its scheduler gets 'Framework failed over').";
 
-int main(int argc, char** argv) {
-  std::string master;
-  const char* fromEnv = std::getenv("NUCLEO_MASTER");
-  master = fromEnv != nullptr ? fromEnv : "127.0.0.1:5050";
-  bool json = false, all = false, follow = false, stderrOnly = false, force = false;
-  std::string principal, secret, taskId, commandFlag;
-  double killTimeout = 60;
-  nucleo::cluster::RunOptions run;
-  nucleo::cluster::TopOptions topOptions;
-
-  CLI::App app{"Looks at and acts on a nucleo (or Mesos) cluster through its master", "nucleo cluster"};
-  app.require_subcommand(1);
-  app.add_option("--master", master, "Master host:port ($NUCLEO_MASTER)")->capture_default_str();
-  app.add_flag("--json", json, "Print JSON instead of a table");
-  app.add_option("--principal", principal, "Principal for HTTP Basic authentication");
-  app.add_option("--secret", secret, "Secret for HTTP Basic authentication");
-  auto* agents = app.add_subcommand("agents", "List the agents");
-  auto* frameworks = app.add_subcommand("frameworks", "List the frameworks");
-  frameworks->add_flag("--all,-a", all, "Include frameworks that have ended");
-  auto* tasks = app.add_subcommand("tasks", "List the tasks");
-  tasks->add_flag("--all,-a", all, "Include completed tasks");
+// The `run` subcommand and its flags (nucleo-execute's, for one task).
+CLI::App* addRun(CLI::App& app, nucleo::cluster::RunOptions& run, std::string& commandFlag) {
   auto* runCommand = app.add_subcommand(
       "run",
       "Run a command as a task (by /bin/sh -c): print its id, stream its output and exit with its "
@@ -185,6 +167,46 @@ int main(int argc, char** argv) {
                          "Seconds the master keeps a detached task's framework (and task) without us")
       ->capture_default_str();
   runCommand->add_flag("!--no-logs", run.showLogs, "Do not stream the task's stdout/stderr");
+  return runCommand;
+}
+
+// `run [flags] -- COMMAND...`: CLI11 2.1 refuses words after "--" in a
+// prefix command, so the words are cut off argv before parsing.
+std::vector<std::string> cutRunCommand(int& argc, char** argv) {
+  bool sawRun = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "run") sawRun = true;
+    if (sawRun && std::string_view(argv[i]) == "--") {
+      std::vector<std::string> words(argv + i + 1, argv + argc);
+      argc = i;
+      return words;
+    }
+  }
+  return {};
+}
+
+int main(int argc, char** argv) {
+  std::string master;
+  const char* fromEnv = std::getenv("NUCLEO_MASTER");
+  master = fromEnv != nullptr ? fromEnv : "127.0.0.1:5050";
+  bool json = false, all = false, follow = false, stderrOnly = false, force = false;
+  std::string principal, secret, taskId, commandFlag;
+  double killTimeout = 60;
+  nucleo::cluster::RunOptions run;
+  nucleo::cluster::TopOptions topOptions;
+
+  CLI::App app{"Looks at and acts on a nucleo (or Mesos) cluster through its master", "nucleo cluster"};
+  app.require_subcommand(1);
+  app.add_option("--master", master, "Master host:port ($NUCLEO_MASTER)")->capture_default_str();
+  app.add_flag("--json", json, "Print JSON instead of a table");
+  app.add_option("--principal", principal, "Principal for HTTP Basic authentication");
+  app.add_option("--secret", secret, "Secret for HTTP Basic authentication");
+  auto* agents = app.add_subcommand("agents", "List the agents");
+  auto* frameworks = app.add_subcommand("frameworks", "List the frameworks");
+  frameworks->add_flag("--all,-a", all, "Include frameworks that have ended");
+  auto* tasks = app.add_subcommand("tasks", "List the tasks");
+  tasks->add_flag("--all,-a", all, "Include completed tasks");
+  auto* runCommand = addRun(app, run, commandFlag);
   auto* killCommand = app.add_subcommand("kill", kKillHelp);
   killCommand->add_option("task", taskId, "Task id")->required();
   killCommand->add_flag("--force", force, "Take the subscription over from a connected framework");
@@ -198,18 +220,7 @@ int main(int argc, char** argv) {
   topCommand->add_flag("--once", topOptions.once, "Print one snapshot and exit");
   topCommand->add_flag("--json", json, "Print JSON instead of a table (one object a line per refresh)");
   topCommand->add_option("--interval", topOptions.interval, "Seconds between refreshes")->capture_default_str();
-  // `run [flags] -- COMMAND...`: CLI11 2.1 refuses words after "--" in a
-  // prefix command, so the command is cut off before parsing.
-  std::vector<std::string> afterDashes;
-  bool sawRun = false;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "run") sawRun = true;
-    if (sawRun && std::string_view(argv[i]) == "--") {
-      afterDashes.assign(argv + i + 1, argv + argc);
-      argc = i;
-      break;
-    }
-  }
+  std::vector<std::string> afterDashes = cutRunCommand(argc, argv);
   CLI11_PARSE(app, argc, argv);
 
   std::optional<nucleo::sdk::Credential> credential;
