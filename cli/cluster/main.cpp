@@ -1,8 +1,7 @@
 // nucleo-cluster (also `nucleo cluster ...`): looks at a nucleo (or Mesos)
 // cluster through the master's operator API — agents, frameworks, tasks,
-// top — runs a task (nucleo-execute), kills one, and shows or follows a
-// task's stdout/stderr through its agent's files API. Human tables by
-// default, --json for scripts.
+// top — runs a task, kills one, and shows or follows a task's stdout/stderr
+// through its agent's files API. Human tables by default, --json for scripts.
 
 #include <signal.h>
 #include <unistd.h>
@@ -15,7 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/cluster/operator_client.hpp"
+#include "cli/cluster/commands.hpp"
 #include "proto/json.hpp"
 #include "sdk/agent_files.hpp"
 #include "sdk/resources.hpp"
@@ -25,25 +24,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using nucleo::cluster::OperatorClient;
+using nucleo::cluster::fail;
+using nucleo::cluster::shortState;
+using nucleo::cluster::terminal;
 using Response = mesos::v1::master::Response;
 using Call = mesos::v1::master::Call;
-
-int fail(const std::string& message) {
-  std::fprintf(stderr, "nucleo cluster: %s\n", message.c_str());
-  return 1;
-}
-
-bool terminal(mesos::v1::TaskState state) {
-  return state == mesos::v1::TASK_FINISHED || state == mesos::v1::TASK_FAILED ||
-         state == mesos::v1::TASK_KILLED || state == mesos::v1::TASK_ERROR ||
-         state == mesos::v1::TASK_LOST || state == mesos::v1::TASK_DROPPED ||
-         state == mesos::v1::TASK_GONE || state == mesos::v1::TASK_GONE_BY_OPERATOR;
-}
-
-std::string shortState(mesos::v1::TaskState state) {
-  std::string name = mesos::v1::TaskState_Name(state);
-  return name.rfind("TASK_", 0) == 0 ? name.substr(5) : name;
-}
 
 std::string amount(double used, double total, const char* unit = "") {
   char buffer[64];
@@ -112,30 +97,10 @@ int printTasks(const OperatorClient& client, bool json, bool all) {
   return 0;
 }
 
-// A task wherever the master lists it, with its agent's files endpoint.
-struct FoundTask {
-  mesos::v1::Task task;
-  std::string agent;
-};
-
-nucleo::Result<FoundTask> findTask(const OperatorClient& client, const std::string& id) {
-  TRY_ASSIGN(auto tasks, client.call(Call::GET_TASKS));
-  std::optional<mesos::v1::Task> found;
-  for (const auto* list : {&tasks.get_tasks().tasks(), &tasks.get_tasks().completed_tasks(),
-                           &tasks.get_tasks().unreachable_tasks()})
-    for (const auto& task : *list)
-      if (task.task_id().value() == id) found = task;
-  if (!found) return nucleo::Error::make("task '{}' is not known to the master {}", id, client.master());
-  TRY_ASSIGN(auto agents, client.call(Call::GET_AGENTS));
-  for (const auto& agent : agents.get_agents().agents())
-    if (agent.agent_info().id().value() == found->agent_id().value())
-      return FoundTask{*found, nucleo::cluster::agentEndpoint(agent)};
-  return nucleo::Error::make("the agent {} of task '{}' is not registered", found->agent_id().value(), id);
-}
-
 int logs(const OperatorClient& client, const std::string& id, bool follow, bool stderrOnly) {
-  auto found = findTask(client, id);
+  auto found = nucleo::cluster::findTask(client, id);
   if (!found) return fail(found.error().message);
+  if (found->agent.empty()) return fail("task '" + id + "' has no agent yet: it is pending");
   std::string executor = found->task.has_executor_id() ? found->task.executor_id().value() : id;
   std::string sandbox = nucleo::sdk::sandboxPath(found->task.framework_id().value(), executor);
   if (executor != id) sandbox += "/tasks/" + id;
@@ -150,7 +115,7 @@ int logs(const OperatorClient& client, const std::string& id, bool follow, bool 
       continue;
     }
     if (!follow) return 0;
-    auto again = findTask(client, id);
+    auto again = nucleo::cluster::findTask(client, id);
     if (again && terminal(again->task.state())) {
       follow = false;  // one last read after the end
       continue;
@@ -159,120 +124,81 @@ int logs(const OperatorClient& client, const std::string& id, bool follow, bool 
   }
 }
 
-// Kills a task by re-subscribing as its framework (which takes over that
-// framework's subscription: the framework must be disconnected, or --force).
-class Killer : public nucleo::sdk::Scheduler {
- public:
-  explicit Killer(mesos::v1::Task task) : task_(std::move(task)) {}
-  void subscribed(nucleo::sdk::SchedulerDriver& driver,
-                  const mesos::v1::scheduler::Event::Subscribed&) override {
-    driver.kill(task_.task_id(), task_.agent_id());
-  }
-  void offers(nucleo::sdk::SchedulerDriver& driver, const std::vector<mesos::v1::Offer>& offers) override {
-    for (const auto& offer : offers) driver.decline({offer.id()});
-  }
-  void update(nucleo::sdk::SchedulerDriver& driver, const mesos::v1::TaskStatus& status) override {
-    if (status.task_id().value() != task_.task_id().value()) return;
-    std::printf("%s: %s\n", task_.task_id().value().c_str(), shortState(status.state()).c_str());
-    if (terminal(status.state())) {
-      result = status.state() == mesos::v1::TASK_KILLED ? 0 : 1;
-      driver.stop();
-    }
-  }
-  void error(nucleo::sdk::SchedulerDriver&, const std::string& message) override {
-    std::fprintf(stderr, "nucleo cluster: %s\n", message.c_str());
-  }
-  int result = 1;
-
- private:
-  mesos::v1::Task task_;
-};
-
-int kill(const OperatorClient& client, const std::string& id, bool force,
-         const std::optional<nucleo::sdk::Credential>& credential) {
-  auto found = findTask(client, id);
-  if (!found) return fail(found.error().message);
-  if (terminal(found->task.state()))
-    return fail("task '" + id + "' already ended: " + shortState(found->task.state()));
-  auto frameworks = client.call(Call::GET_FRAMEWORKS);
-  if (!frameworks) return fail(frameworks.error().message);
-  std::optional<mesos::v1::master::Response::GetFrameworks::Framework> owner;
-  for (const auto& framework : frameworks->get_frameworks().frameworks())
-    if (framework.framework_info().id().value() == found->task.framework_id().value()) owner = framework;
-  if (!owner) return fail("the framework of task '" + id + "' is gone");
-  if (owner->connected() && !force)
-    return fail("framework " + owner->framework_info().name() +
-                " is connected: ask it to kill the task, or use --force to take its subscription over");
-  Killer killer(found->task);
-  nucleo::sdk::SchedulerOptions options;
-  options.master = client.master();
-  options.framework = owner->framework_info();
-  options.credential = credential;
-  nucleo::sdk::SchedulerDriver driver(killer, options);
-  std::thread timeout([&] {
-    std::this_thread::sleep_for(60s);
-    driver.stop();
-  });
-  timeout.detach();
-  if (auto ran = driver.run(); !ran) return fail(ran.error().message);
-  return killer.result;
-}
-
-int top(const OperatorClient& client, bool once) {
-  while (true) {
-    auto agents = client.call(Call::GET_AGENTS);
-    auto tasks = client.call(Call::GET_TASKS);
-    if (!agents) return fail(agents.error().message);
-    if (!tasks) return fail(tasks.error().message);
-    std::map<std::string, std::map<std::string, int>> states;  // agent -> state -> count
-    for (const auto& task : tasks->get_tasks().tasks())
-      ++states[task.agent_id().value()][shortState(task.state())];
-    if (!once) std::printf("\033[H\033[2J");
-    std::printf("nucleo cluster top — master %s\n\n", client.master().c_str());
-    std::printf("%-24s %-14s %-16s %-7s %s\n", "AGENT", "CPUS", "MEM (MB)", "CPU%", "TASKS");
-    for (const auto& agent : agents->get_agents().agents()) {
-      auto total = nucleo::sdk::scalars(agent.total_resources());
-      auto used = nucleo::sdk::scalars(agent.allocated_resources());
-      std::string summary;
-      for (const auto& [state, count] : states[agent.agent_info().id().value()])
-        summary += state + ":" + std::to_string(count) + " ";
-      double percent = total["cpus"] > 0 ? 100 * used["cpus"] / total["cpus"] : 0;
-      std::printf("%-24s %-14s %-16s %-7.0f %s\n", agent.agent_info().hostname().substr(0, 24).c_str(),
-                  amount(used["cpus"], total["cpus"]).c_str(), amount(used["mem"], total["mem"]).c_str(),
-                  percent, summary.c_str());
-    }
-    std::fflush(stdout);
-    if (once) return 0;
-    std::this_thread::sleep_for(2s);
-  }
-}
-
-int run(const std::string& master, std::vector<std::string> arguments, const char* self) {
-  std::filesystem::path execute = std::filesystem::path(self).parent_path() / "nucleo-execute";
-  std::string binary = std::filesystem::exists(execute) ? execute.string() : "nucleo-execute";
-  std::vector<std::string> args{binary, "--master", master};
-  args.insert(args.end(), arguments.begin(), arguments.end());
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
-  return fail("cannot run " + binary + ": " + std::strerror(errno));
-}
-
 }  // namespace
+
+// `run`'s command: the words after its flags ("--" optional), or --command.
+nucleo::Result<std::string> commandOf(const std::string& flag, std::vector<std::string> words) {
+  if (!words.empty() && words.front() == "--") words.erase(words.begin());
+  if (!flag.empty() && !words.empty())
+    return nucleo::Error::make("run: give the command either with --command or after the flags, not both");
+  if (!flag.empty()) return flag;
+  std::string joined;
+  for (const auto& word : words) joined += (joined.empty() ? "" : " ") + word;
+  return joined;
+}
+
+const char* kKillHelp =
+    "Kill a task. Mesos has no operator call for that, and the master takes a scheduler KILL only "
+    "on the framework's own subscription: this subscribes as the task's framework, sends KILL and "
+    "waits for TASK_KILLED. That works for a disconnected framework (the framework of `run "
+    "--detach` is one; it is torn down once its task is killed); a connected framework's "
+    "subscription is taken over only with --force (its scheduler gets 'Framework failed over').";
+
+// The `run` subcommand and its flags (nucleo-execute's, for one task).
+CLI::App* addRun(CLI::App& app, nucleo::cluster::RunOptions& run, std::string& commandFlag) {
+  auto* runCommand = app.add_subcommand(
+      "run",
+      "Run a command as a task (by /bin/sh -c): print its id, stream its output and exit with its "
+      "code; with --detach, print the id alone and leave once it runs");
+  runCommand->allow_extras();
+  runCommand->prefix_command();  // the command's own flags are not ours
+  runCommand->add_option("--name", run.name, "Task name (its id is NAME-<random>)")->capture_default_str();
+  runCommand->add_option("--command", commandFlag, "The command, instead of the words after the flags");
+  runCommand->add_option("--image", run.image, "Container image (e.g. busybox:latest); default: host filesystem");
+  runCommand->add_option("--cpus", run.cpus, "CPUs")->capture_default_str();
+  runCommand->add_option("--mem", run.mem, "Memory, MB")->capture_default_str();
+  runCommand->add_option("--env", run.env, "Environment variable KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  runCommand->add_option("--role", run.role, "Role to run as")->capture_default_str();
+  runCommand->add_flag("--detach,-d", run.detach,
+                       "Leave once the task runs; it goes on under a framework of its own, which "
+                       "the master keeps for --failover-timeout");
+  runCommand->add_option("--failover-timeout", run.failoverTimeout,
+                         "Seconds the master keeps a detached task's framework (and task) without us")
+      ->capture_default_str();
+  runCommand->add_flag("!--no-logs", run.showLogs, "Do not stream the task's stdout/stderr");
+  return runCommand;
+}
+
+// `run [flags] -- COMMAND...`: CLI11 2.1 refuses words after "--" in a
+// prefix command, so the words are cut off argv before parsing.
+std::vector<std::string> cutRunCommand(int& argc, char** argv) {
+  bool sawRun = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "run") sawRun = true;
+    if (sawRun && std::string_view(argv[i]) == "--") {
+      std::vector<std::string> words(argv + i + 1, argv + argc);
+      argc = i;
+      return words;
+    }
+  }
+  return {};
+}
 
 int main(int argc, char** argv) {
   std::string master;
   const char* fromEnv = std::getenv("NUCLEO_MASTER");
   master = fromEnv != nullptr ? fromEnv : "127.0.0.1:5050";
-  bool json = false, all = false, follow = false, stderrOnly = false, force = false, once = false;
-  std::string principal, secret, taskId;
-  std::vector<std::string> runArguments;
+  bool json = false, all = false, follow = false, stderrOnly = false, force = false;
+  std::string principal, secret, taskId, commandFlag;
+  double killTimeout = 60;
+  nucleo::cluster::RunOptions run;
+  nucleo::cluster::TopOptions topOptions;
 
-  CLI::App app{"Looks at and acts on a nucleo cluster through its master", "nucleo cluster"};
+  CLI::App app{"Looks at and acts on a nucleo (or Mesos) cluster through its master", "nucleo cluster"};
   app.require_subcommand(1);
   app.add_option("--master", master, "Master host:port ($NUCLEO_MASTER)")->capture_default_str();
-  app.add_flag("--json", json, "Print JSON (the operator API's answer) instead of a table");
+  app.add_flag("--json", json, "Print JSON instead of a table");
   app.add_option("--principal", principal, "Principal for HTTP Basic authentication");
   app.add_option("--secret", secret, "Secret for HTTP Basic authentication");
   auto* agents = app.add_subcommand("agents", "List the agents");
@@ -280,18 +206,21 @@ int main(int argc, char** argv) {
   frameworks->add_flag("--all,-a", all, "Include frameworks that have ended");
   auto* tasks = app.add_subcommand("tasks", "List the tasks");
   tasks->add_flag("--all,-a", all, "Include completed tasks");
-  auto* runCommand = app.add_subcommand("run", "Run a task (nucleo-execute's flags)");
-  runCommand->allow_extras();
-  runCommand->prefix_command();
-  auto* killCommand = app.add_subcommand("kill", "Kill a task");
+  auto* runCommand = addRun(app, run, commandFlag);
+  auto* killCommand = app.add_subcommand("kill", kKillHelp);
   killCommand->add_option("task", taskId, "Task id")->required();
   killCommand->add_flag("--force", force, "Take the subscription over from a connected framework");
+  killCommand->add_option("--timeout", killTimeout, "Seconds to wait for the task's end")->capture_default_str();
   auto* logsCommand = app.add_subcommand("logs", "Show a task's stdout (or stderr)");
   logsCommand->add_option("task", taskId, "Task id")->required();
   logsCommand->add_flag("--follow,-f", follow, "Follow until the task ends");
   logsCommand->add_flag("--stderr", stderrOnly, "Show stderr instead of stdout");
-  auto* topCommand = app.add_subcommand("top", "Agents' resources and tasks, refreshed");
-  topCommand->add_flag("--once", once, "Print once and exit");
+  auto* topCommand = app.add_subcommand(
+      "top", "Active tasks with their containers' CPU and memory use (agents' GET_CONTAINERS), refreshed");
+  topCommand->add_flag("--once", topOptions.once, "Print one snapshot and exit");
+  topCommand->add_flag("--json", json, "Print JSON instead of a table (one object a line per refresh)");
+  topCommand->add_option("--interval", topOptions.interval, "Seconds between refreshes")->capture_default_str();
+  std::vector<std::string> afterDashes = cutRunCommand(argc, argv);
   CLI11_PARSE(app, argc, argv);
 
   std::optional<nucleo::sdk::Credential> credential;
@@ -300,9 +229,19 @@ int main(int argc, char** argv) {
   if (*agents) return printAgents(client, json);
   if (*frameworks) return printFrameworks(client, json, all);
   if (*tasks) return printTasks(client, json, all);
-  if (*runCommand) return run(master, runCommand->remaining(), argv[0]);
-  if (*killCommand) return kill(client, taskId, force, credential);
+  if (*runCommand) {
+    auto words = runCommand->remaining();
+    words.insert(words.end(), afterDashes.begin(), afterDashes.end());
+    auto command = commandOf(commandFlag, words);
+    if (!command) return fail(command.error().message);
+    run.command = *command;
+    return nucleo::cluster::runTask(client, run);
+  }
+  if (*killCommand) return nucleo::cluster::killTask(client, taskId, force, killTimeout);
   if (*logsCommand) return logs(client, taskId, follow, stderrOnly);
-  if (*topCommand) return top(client, once);
+  if (*topCommand) {
+    topOptions.json = json;
+    return nucleo::cluster::top(client, topOptions);
+  }
   return 2;
 }
