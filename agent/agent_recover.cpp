@@ -26,6 +26,20 @@ mesos::v1::ExecutorInfo withoutKind(mesos::v1::ExecutorInfo info) {
   return info;
 }
 
+// The LAUNCH_GROUP a custom executor's task came in (agent.cpp's label),
+// removed from `task`; "" for a plain LAUNCH.
+std::string takeGroup(mesos::v1::TaskInfo& task) {
+  std::string group;
+  auto* labels = task.mutable_labels()->mutable_labels();
+  for (int i = labels->size() - 1; i >= 0; --i)
+    if (labels->Get(i).key() == "nucleo_task_group") {
+      group = labels->Get(i).value();
+      labels->DeleteSubrange(i, 1);
+    }
+  if (labels->empty()) task.clear_labels();
+  return group;
+}
+
 }  // namespace
 
 Status Agent::recover() {
@@ -93,6 +107,7 @@ void Agent::recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunC
   for (const auto& [taskId, checkpointed] : run.tasks) {
     TaskRec& task = ex.tasks[taskId];
     task.info = checkpointed.info;
+    task.group = takeGroup(task.info);
     if (auto s = updates_.recover(fwId, taskId, checkpointed.updatesPath); !s)
       logging::get("agent")->error("recover updates task_id={}: {}", taskId, s.error().message);
     auto latest = updates_.latest(fwId, taskId);
@@ -125,7 +140,10 @@ void Agent::recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunC
       known.insert(run.containerId);
       ex.live.insert(run.containerId);
       containers_[run.containerId] = Owner{fwId, exId, ""};
-      ex.registrationDeadline = deps_.clock->now() + options_.executorRegistrationTimeout;
+      // Mesos's --executor_reregistration_timeout: a checkpointing executor
+      // re-subscribes within it or is killed and its tasks fail.
+      ex.registrationDeadline = deps_.clock->now() + options_.executorReregistrationTimeout;
+      ex.recovered = true;
       if (onDisk.at(run.containerId).phase == ContainerPhase::Running) watch(run.containerId);
     } else {
       executorExited(fw, ex, ContainerExit{0, false, false, "container gone after agent restart"});

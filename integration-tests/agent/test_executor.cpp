@@ -1,6 +1,7 @@
 // A minimal Mesos v1 HTTP executor for the agent's integration tests, on raw
-// sockets: SUBSCRIBE (protobuf), then for each LAUNCH it reports TASK_RUNNING
-// and, after the task's `data` seconds (default 0), TASK_FINISHED; KILL gives
+// sockets: SUBSCRIBE (protobuf), then for each LAUNCH, and each task of a
+// LAUNCH_GROUP, it reports TASK_RUNNING and, after the task's `data` seconds
+// (default 0), TASK_FINISHED; KILL gives
 // TASK_KILLED. It exits once every task's terminal update is ACKNOWLEDGED, or
 // on SHUTDOWN.
 
@@ -10,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -169,6 +171,23 @@ int main() {
       if (!c.terminal || !c.unacked.empty()) return false;
     return !tasks.empty();
   };
+  // Every task RUNNING, then after the longest `data` seconds all FINISHED.
+  auto run = [&](const std::vector<mesos::v1::TaskInfo>& launched) {
+    double seconds = 0;
+    for (const auto& task : launched) {
+      auto& c = tasks[task.task_id().value()];
+      c.task = task;
+      c.unacked.push_back(update(task.task_id(), mesos::v1::TASK_RUNNING, ""));
+      if (!task.data().empty()) seconds = std::max(seconds, std::atof(task.data().c_str()));
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    for (const auto& task : launched) {
+      auto& c = tasks[task.task_id().value()];
+      c.unacked.push_back(
+          update(task.task_id(), mesos::v1::TASK_FINISHED, "done by the test executor"));
+      c.terminal = true;
+    }
+  };
   // SUBSCRIBE again whenever the stream ends (an agent restart), listing the
   // tasks not finished yet, as Mesos executors do; give up after 20 tries.
   for (int subscriptions = 0; subscriptions < 20; ++subscriptions) {
@@ -189,15 +208,12 @@ int main() {
         std::printf("subscribed container=%s\n", event.subscribed().container_id().value().c_str());
         std::fflush(stdout);
       } else if (event.type() == Event::LAUNCH) {
-        const auto& task = event.launch().task();
-        auto& c = tasks[task.task_id().value()];
-        c.task = task;
-        c.unacked.push_back(update(task.task_id(), mesos::v1::TASK_RUNNING, ""));
-        double seconds = task.data().empty() ? 0 : std::atof(task.data().c_str());
-        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-        c.unacked.push_back(
-            update(task.task_id(), mesos::v1::TASK_FINISHED, "done by the test executor"));
-        c.terminal = true;
+        run({event.launch().task()});
+      } else if (event.type() == Event::LAUNCH_GROUP) {
+        const auto& group = event.launch_group().task_group().tasks();
+        std::printf("launch group of %d tasks\n", group.size());
+        std::fflush(stdout);
+        run(std::vector<mesos::v1::TaskInfo>(group.begin(), group.end()));
       } else if (event.type() == Event::KILL) {
         auto& c = tasks[event.kill().task_id().value()];
         c.unacked.push_back(
