@@ -257,6 +257,32 @@ TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSpeaksTheExecutorApi) {
   EXPECT_EQ(updates.back().source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
 }
 
+TEST_F(AgentIntegrationTest, ROOT_CustomExecutorRunsATaskGroup) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  mesos::v1::ExecutorInfo executor;
+  executor.set_type(mesos::v1::ExecutorInfo::CUSTOM);
+  executor.mutable_executor_id()->set_value("group-executor");
+  executor.mutable_command()->set_value(NUCLEO_TEST_EXECUTOR_BIN);
+  auto first = commandTask("g1", "ignored by the executor");
+  first.set_data("0.3");
+  ASSERT_TRUE(scheduler.launchGroup(executor, {first, commandTask("g2", "ignored")}));
+  ASSERT_TRUE(scheduler.waitForState("g1", mesos::v1::TASK_FINISHED, 30s)) << agentLog();
+  ASSERT_TRUE(scheduler.waitForState("g2", mesos::v1::TASK_FINISHED, 30s)) << agentLog();
+  for (const char* id : {"g1", "g2"}) {
+    auto updates = scheduler.updatesOf(id);
+    EXPECT_EQ(updates.back().message(), "done by the test executor");
+    EXPECT_EQ(updates.back().source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
+    EXPECT_EQ(updates.back().executor_id().value(), "group-executor");
+  }
+  // Both came in one LAUNCH_GROUP to one executor: its stdout says so once.
+  auto out = fs::readFile(fmt::format("{}/agent/slaves/{}/frameworks/{}/executors/group-executor/runs/latest/stdout",
+                                      dir_, scheduler.updatesOf("g1").back().agent_id().value(),
+                                      scheduler.frameworkId()));
+  ASSERT_TRUE(out);
+  EXPECT_NE(out->find("launch group of 2 tasks"), std::string::npos) << *out;
+}
+
 TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSurvivesAnAgentRestart) {
   Scheduler scheduler(masterPort_);
   ASSERT_TRUE(scheduler.subscribe());
