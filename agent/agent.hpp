@@ -97,6 +97,9 @@ class Agent {
   // Reads the checkpoint and the containers on disk: reattaches to running
   // ones, learns the exits of those that ended while the agent was down
   // (their final updates are queued), destroys containers it does not know.
+  // Frameworks without FrameworkInfo.checkpoint are not recovered, as in
+  // Mesos: their containers are destroyed and their unfinished tasks get
+  // TASK_LOST (REASON_AGENT_RESTARTED) from the agent itself, reliably.
   // With --recover cleanup everything is destroyed and forgotten.
   Status recover();
 
@@ -224,6 +227,9 @@ class Agent {
   void recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunCheckpoint& run,
                   const std::map<std::string, ContainerInfoOnDisk>& onDisk,
                   std::set<std::string>& known);
+  void loseRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunCheckpoint& run,
+               const std::map<std::string, ContainerInfoOnDisk>& onDisk,
+               std::set<std::string>& known);
   void destroyEverything();
 
   // agent_api.cpp

@@ -1,5 +1,6 @@
 // Custom executors against the fake containerizer: task groups sent to them
-// as LAUNCH_GROUP, and the re-registration timeout after an agent restart.
+// as LAUNCH_GROUP, the re-registration timeout after an agent restart, and
+// frameworks without checkpointing, which a restart does not recover.
 
 #include "agent/tests/agent_test_fixture.hpp"
 
@@ -218,6 +219,54 @@ TEST_F(AgentExecutorTest, RecoveredExecutorThatResubscribesInTimeKeepsRunning) {
   agent->tick();
   EXPECT_TRUE(updates().empty());
   EXPECT_EQ(containers_.containers[containers_.order[0]].killGrace, std::chrono::milliseconds(-1));
+}
+
+TEST_F(AgentExecutorTest, FrameworkWithoutCheckpointingIsNotRecovered) {
+  std::string command, executor;
+  {
+    auto agent = start();
+    registerAs(*agent, "A1");
+    auto task = runTask("cmd", "sleep 100");
+    task.mutable_run_task()->mutable_framework()->set_checkpoint(false);
+    agent->handleEvent(task);
+    auto custom = launch("via-executor");
+    custom.mutable_run_task()->mutable_framework()->set_checkpoint(false);
+    agent->handleEvent(custom);
+    auto channel = std::make_shared<FakeChannel>();
+    ASSERT_EQ(subscribe(*agent, channel).status, 200);
+    EXPECT_EQ(executorUpdate(*agent, "via-executor", mesos::v1::TASK_RUNNING).status, 202);
+    ackAll(*agent);
+    ackAll(*agent);
+    ASSERT_EQ(containers_.order.size(), 2u);
+    command = containers_.order[0];
+    executor = containers_.order[1];
+  }
+  calls_.clear();
+  auto agent = start();
+  // Both containers were still running: destroyed, not reattached to.
+  EXPECT_TRUE(containers_.containers[command].destroyed);
+  EXPECT_TRUE(containers_.containers[executor].destroyed);
+  registerAs(*agent, "A1");
+  std::map<std::string, mesos::v1::TaskStatus> last;
+  for (const auto& u : updates()) last[u.task_id().value()] = u;
+  ASSERT_EQ(last.size(), 2u);
+  for (const auto& [id, u] : last) {
+    EXPECT_EQ(u.state(), mesos::v1::TASK_LOST) << id;
+    EXPECT_EQ(u.reason(), mesos::v1::TaskStatus::REASON_AGENT_RESTARTED) << id;
+    EXPECT_EQ(u.source(), mesos::v1::TaskStatus::SOURCE_AGENT) << id;
+    EXPECT_EQ(u.uuid().size(), 16u) << id;  // resent until acknowledged
+  }
+  ackAll(*agent);
+  EXPECT_EQ(agent->pendingUpdates(), 0u);
+  // No late subscription revives the executor.
+  auto channel = std::make_shared<FakeChannel>();
+  EXPECT_NE(subscribe(*agent, channel).status, 200);
+  // A further restart has nothing left of it.
+  calls_.clear();
+  auto third = start();
+  registerAs(*third, "A1");
+  EXPECT_TRUE(updates().empty());
+  EXPECT_EQ(third->registerCall().register_().tasks_size(), 0);
 }
 
 TEST_F(AgentExecutorTest, ReregistrationTimeoutFlag) {
