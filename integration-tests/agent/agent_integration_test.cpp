@@ -283,6 +283,22 @@ TEST_F(AgentIntegrationTest, ROOT_CustomExecutorRunsATaskGroup) {
   EXPECT_NE(out->find("launch group of 2 tasks"), std::string::npos) << *out;
 }
 
+TEST_F(AgentIntegrationTest, ROOT_SdkExecutorWithoutGroupSupportAnswersTaskError) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  mesos::v1::ExecutorInfo executor;
+  executor.set_type(mesos::v1::ExecutorInfo::CUSTOM);
+  executor.mutable_executor_id()->set_value("sdk-executor");
+  executor.mutable_command()->set_value(NUCLEO_TEST_SDK_EXECUTOR_BIN);
+  ASSERT_TRUE(scheduler.launchGroup(executor, {commandTask("s1", "true"), commandTask("s2", "true")}));
+  for (const char* id : {"s1", "s2"}) {
+    ASSERT_TRUE(scheduler.waitForState(id, mesos::v1::TASK_ERROR, 30s)) << agentLog();
+    auto last = scheduler.updatesOf(id).back();
+    EXPECT_EQ(last.message(), "this executor does not run task groups");
+    EXPECT_EQ(last.source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
+  }
+}
+
 TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSurvivesAnAgentRestart) {
   Scheduler scheduler(masterPort_);
   ASSERT_TRUE(scheduler.subscribe());
