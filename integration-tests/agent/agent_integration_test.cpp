@@ -11,9 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <thread>
@@ -323,6 +325,54 @@ TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSurvivesAnAgentRestart) {
   for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(100ms))
     gone = metrics().find("nucleo_agent_containers 0") != std::string::npos;
   EXPECT_TRUE(gone) << metrics();
+}
+
+// The host pids of processes running `exe` (this build's binary, so not
+// another worktree's test).
+std::vector<pid_t> processesOf(const std::string& exe) {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    char buf[4096];
+    ssize_t n = ::readlink((entry.path() / "exe").c_str(), buf, sizeof(buf) - 1);
+    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == exe) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+TEST_F(AgentIntegrationTest, ROOT_ExecutorThatDoesNotResubscribeAfterARestartIsKilled) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  auto before = processesOf(NUCLEO_TEST_EXECUTOR_BIN);
+  auto task = commandTask("stuck", "");
+  task.clear_command();
+  task.set_data("60");
+  auto* executor = task.mutable_executor();
+  executor->mutable_executor_id()->set_value("frozen");
+  executor->mutable_command()->set_value(NUCLEO_TEST_EXECUTOR_BIN);
+  ASSERT_TRUE(scheduler.launch({task}));
+  ASSERT_TRUE(scheduler.waitForState("stuck", mesos::v1::TASK_RUNNING, 30s)) << agentLog();
+  std::vector<pid_t> ours;
+  for (pid_t p : processesOf(NUCLEO_TEST_EXECUTOR_BIN))
+    if (std::find(before.begin(), before.end(), p) == before.end()) ours.push_back(p);
+  ASSERT_EQ(ours.size(), 1u);
+  agent_->kill(SIGKILL);
+  ::kill(ours[0], SIGSTOP);  // it cannot re-subscribe
+  auto restarted = std::chrono::steady_clock::now();
+  startAgent();
+  ASSERT_TRUE(scheduler.waitForState("stuck", mesos::v1::TASK_FAILED, 20s)) << agentLog();
+  auto took = std::chrono::steady_clock::now() - restarted;
+  auto last = scheduler.updatesOf("stuck").back();
+  EXPECT_EQ(last.reason(), mesos::v1::TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT)
+      << last.DebugString();
+  EXPECT_GE(took, 2s);  // the default --executor-reregistration-timeout
+  EXPECT_LT(took, 10s);  // not the 1 min registration timeout
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(100ms))
+    gone = ::kill(ours[0], 0) != 0;
+  EXPECT_TRUE(gone) << "executor pid " << ours[0] << " still there";
 }
 
 TEST_F(AgentIntegrationTest, ROOT_SilentMasterIsLostAndTheAgentRegistersAgain) {
