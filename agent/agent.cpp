@@ -24,6 +24,13 @@ using mesos::v1::TaskStatus;
 using AgentEvent = nucleo::agent::Event;
 
 constexpr const char* kKindLabel = "nucleo_executor_kind";
+constexpr const char* kGroupLabel = "nucleo_task_group";  // read back in agent_recover.cpp
+
+void setLabel(mesos::v1::TaskInfo& task, const std::string& key, const std::string& value) {
+  auto* label = task.mutable_labels()->add_labels();
+  label->set_key(key);
+  label->set_value(value);
+}
 
 double nowSeconds() {
   timespec ts{};
@@ -350,62 +357,86 @@ void Agent::runTask(const AgentEvent::RunTask& run) {
   if (ex->channel) deliverQueued(fw, *ex);
 }
 
+bool isCustomGroupExecutor(const mesos::v1::ExecutorInfo& info) {
+  return info.type() == mesos::v1::ExecutorInfo::CUSTOM && info.has_command();
+}
+
+Status Agent::validateGroup(const FwRec* fw, const AgentEvent::RunTaskGroup& run,
+                            bool custom) const {
+  const auto& executor = run.executor();
+  TRY(validatePathId("executor id", executor.executor_id().value()));
+  if (run.task_group().tasks().empty()) return Error::make("Task group has no tasks");
+  if (custom && executor.command().value().empty())
+    return Error::make("Executor '{}' has no command to run (command.value is empty)",
+                       executor.executor_id().value());
+  std::set<std::string> seen;
+  for (const auto& task : run.task_group().tasks()) {
+    if (!seen.insert(task.task_id().value()).second)
+      return Error::make("Task '{}' appears twice in the task group", task.task_id().value());
+    mesos::v1::TaskInfo probe = task;
+    probe.clear_executor();
+    TRY(validateTask(fw, probe));
+  }
+  if (!fw) return {};
+  auto ex = fw->executors.find(executor.executor_id().value());
+  if (ex == fw->executors.end() || ex->second.phase == Phase::Terminated) return {};
+  // A running executor of the same kind takes further groups.
+  bool reusable = custom ? ex->second.kind == Kind::Custom && ex->second.phase != Phase::Terminating
+                         : ex->second.kind == Kind::Group && ex->second.phase == Phase::Running;
+  if (!reusable) return Error::make("Executor '{}' is busy or terminating", ex->first);
+  return {};
+}
+
+Result<Agent::ExecRec*> Agent::groupExecutor(FwRec& fw, const mesos::v1::ExecutorInfo& info,
+                                             bool custom) {
+  auto it = fw.executors.find(info.executor_id().value());
+  if (it != fw.executors.end() && it->second.phase != Phase::Terminated) return &it->second;
+  return newExecutor(fw, custom ? Kind::Custom : Kind::Group, info);
+}
+
 void Agent::runTaskGroup(const AgentEvent::RunTaskGroup& run) {
   const std::string fwId = run.framework().id().value();
   if (!validatePathId("framework id", fwId)) return;
   auto found = frameworks_.find(fwId);
   const FwRec* existing = found == frameworks_.end() ? nullptr : &found->second;
-  Status valid = validatePathId("executor id", run.executor().executor_id().value());
-  if (valid && run.task_group().tasks().empty()) valid = Error::make("Task group has no tasks");
-  std::set<std::string> seen;
-  for (const auto& task : run.task_group().tasks()) {
-    if (!valid) break;
-    if (!seen.insert(task.task_id().value()).second)
-      valid = Error::make("Task '{}' appears twice in the task group", task.task_id().value());
-    if (!valid) break;
-    mesos::v1::TaskInfo probe = task;
-    probe.clear_executor();
-    valid = validateTask(existing, probe);
-  }
-  auto ex = existing ? existing->executors.find(run.executor().executor_id().value())
-                     : std::map<std::string, ExecRec>::const_iterator{};
-  bool reuse = existing && ex != existing->executors.end() && ex->second.kind == Kind::Group &&
-               ex->second.phase == Phase::Running;
-  if (valid && existing && ex != existing->executors.end() && !reuse &&
-      ex->second.phase != Phase::Terminated)
-    valid = Error::make("Executor '{}' is busy or terminating", ex->first);
-  if (!valid) {
+  bool custom = isCustomGroupExecutor(run.executor());
+  if (Status valid = validateGroup(existing, run, custom); !valid) {
     for (const auto& task : run.task_group().tasks())
       rejectTask(fwId, task, mesos::v1::TASK_ERROR, TaskStatus::REASON_TASK_GROUP_INVALID,
                  valid.error().message);
     return;
   }
   FwRec& fw = ensureFramework(run.framework());
-  ExecRec* rec = nullptr;
-  if (reuse) {
-    rec = &fw.executors[run.executor().executor_id().value()];
-  } else {
-    auto created = newExecutor(fw, Kind::Group, run.executor());
-    if (!created) {
-      for (const auto& task : run.task_group().tasks())
-        rejectTask(fwId, task, mesos::v1::TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
-                   created.error().message);
-      return;
-    }
-    rec = *created;
+  auto created = groupExecutor(fw, run.executor(), custom);
+  if (!created) {
+    for (const auto& task : run.task_group().tasks())
+      rejectTask(fwId, task, mesos::v1::TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+                 created.error().message);
+    return;
   }
+  ExecRec* rec = *created;
+  bool launchNow = custom && rec->phase == Phase::Launching && rec->live.empty();
+  const std::string group = run.task_group().tasks(0).task_id().value();
   std::vector<std::string> ids;
   for (const auto& task : run.task_group().tasks()) {
     TaskRec& t = rec->tasks[task.task_id().value()];
     t.info = task;
     *t.info.mutable_executor() = run.executor();
+    if (custom) t.group = group;
     ++tasksLaunched_;
+    // The group is remembered on disk so that a recovered agent still
+    // delivers its undelivered tasks as one LAUNCH_GROUP.
+    mesos::v1::TaskInfo stored = t.info;
+    if (custom) setLabel(stored, kGroupLabel, group);
     if (auto s = checkpointTask(paths_, agentId_, fwId, rec->info.executor_id().value(),
-                                rec->containerId, t.info); !s)
+                                rec->containerId, stored); !s)
       logging::get("agent")->error("checkpoint task: {}", s.error().message);
     ids.push_back(task.task_id().value());
   }
-  launchGroupTasks(fw, *rec, std::move(ids));
+  if (!custom) return launchGroupTasks(fw, *rec, std::move(ids));
+  rec->queued.insert(rec->queued.end(), ids.begin(), ids.end());
+  if (launchNow) launchExecutor(fw, *rec);
+  if (rec->channel) deliverQueued(fw, *rec);
 }
 
 std::string groupContainerId(const std::string& podId, const std::string& taskId) {

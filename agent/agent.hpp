@@ -97,6 +97,9 @@ class Agent {
   // Reads the checkpoint and the containers on disk: reattaches to running
   // ones, learns the exits of those that ended while the agent was down
   // (their final updates are queued), destroys containers it does not know.
+  // Frameworks without FrameworkInfo.checkpoint are not recovered, as in
+  // Mesos: their containers are destroyed and their unfinished tasks get
+  // TASK_LOST (REASON_AGENT_RESTARTED) from the agent itself, reliably.
   // With --recover cleanup everything is destroyed and forgotten.
   Status recover();
 
@@ -144,6 +147,9 @@ class Agent {
     std::optional<ContainerExit> exit;
     std::optional<HealthCheckState> health;  // with TaskInfo.health_check, once running
     bool probing = false;
+    // Custom executors: the first task id of the LAUNCH_GROUP this task came
+    // in ("" = a plain LAUNCH); queued tasks of one group go out as one event.
+    std::string group;
   };
   struct ExecRec {
     Kind kind = Kind::Command;
@@ -155,7 +161,8 @@ class Agent {
     std::map<std::string, TaskRec> tasks;
     std::vector<std::string> queued;  // custom: waiting for SUBSCRIBE
     std::shared_ptr<ExecutorChannel> channel;
-    Clock::TimePoint registrationDeadline{};
+    Clock::TimePoint registrationDeadline{};  // {} once subscribed
+    bool recovered = false;  // from the checkpoint, not re-subscribed yet
     std::set<std::string> live;  // containers not exited yet
     Clock::TimePoint shutdownDeadline{};
   };
@@ -170,6 +177,9 @@ class Agent {
   // agent.cpp: master events and launches.
   void runTask(const nucleo::agent::Event::RunTask& run);
   void runTaskGroup(const nucleo::agent::Event::RunTaskGroup& run);
+  Status validateGroup(const FwRec* fw, const nucleo::agent::Event::RunTaskGroup& run,
+                       bool custom) const;
+  Result<ExecRec*> groupExecutor(FwRec& fw, const mesos::v1::ExecutorInfo& info, bool custom);
   void killTask(const nucleo::agent::Event::KillTask& kill);
   void acknowledge(const nucleo::agent::Event::Acknowledge& ack);
   void shutdownExecutor(FwRec& fw, ExecRec& ex, const std::string& why);
@@ -208,6 +218,7 @@ class Agent {
   std::pair<FwRec*, ExecRec*> findTask(const std::string& frameworkId, const std::string& taskId);
   void sendToExecutor(ExecRec& ex, const mesos::v1::executor::Event& event);
   void deliverQueued(FwRec& fw, ExecRec& ex);
+  void expireRegistrations();
 
   // agent_recover.cpp
   Status recoverFramework(const FrameworkCheckpoint& fw,
@@ -216,6 +227,9 @@ class Agent {
   void recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunCheckpoint& run,
                   const std::map<std::string, ContainerInfoOnDisk>& onDisk,
                   std::set<std::string>& known);
+  void loseRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunCheckpoint& run,
+               const std::map<std::string, ContainerInfoOnDisk>& onDisk,
+               std::set<std::string>& known);
   void destroyEverything();
 
   // agent_api.cpp
@@ -239,6 +253,11 @@ class Agent {
   uint64_t tasksLaunched_ = 0;
   std::map<mesos::v1::TaskState, uint64_t> terminalCounts_;
 };
+
+// Whether a LAUNCH_GROUP's executor is a custom one (type CUSTOM with a
+// CommandInfo), launched as an executor container and sent LAUNCH_GROUP;
+// otherwise the group runs as the agent's own pod (Mesos's default executor).
+bool isCustomGroupExecutor(const mesos::v1::ExecutorInfo& info);
 
 // The container id of a task in a pod: "<pod>.<16 hex of sha256(task id)>".
 std::string groupContainerId(const std::string& podId, const std::string& taskId);

@@ -26,6 +26,20 @@ mesos::v1::ExecutorInfo withoutKind(mesos::v1::ExecutorInfo info) {
   return info;
 }
 
+// The LAUNCH_GROUP a custom executor's task came in (agent.cpp's label),
+// removed from `task`; "" for a plain LAUNCH.
+std::string takeGroup(mesos::v1::TaskInfo& task) {
+  std::string group;
+  auto* labels = task.mutable_labels()->mutable_labels();
+  for (int i = labels->size() - 1; i >= 0; --i)
+    if (labels->Get(i).key() == "nucleo_task_group") {
+      group = labels->Get(i).value();
+      labels->DeleteSubrange(i, 1);
+    }
+  if (labels->empty()) task.clear_labels();
+  return group;
+}
+
 }  // namespace
 
 Status Agent::recover() {
@@ -79,6 +93,7 @@ Status Agent::recoverFramework(const FrameworkCheckpoint& checkpoint,
 void Agent::recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunCheckpoint& run,
                        const std::map<std::string, ContainerInfoOnDisk>& onDisk,
                        std::set<std::string>& known) {
+  if (!fw.info.checkpoint()) return loseRun(fw, executor, run, onDisk, known);
   const std::string fwId = fw.info.id().value();
   const std::string exId = executor.info.executor_id().value();
   std::string kind = kindOf(executor.info);
@@ -93,6 +108,7 @@ void Agent::recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunC
   for (const auto& [taskId, checkpointed] : run.tasks) {
     TaskRec& task = ex.tasks[taskId];
     task.info = checkpointed.info;
+    task.group = takeGroup(task.info);
     if (auto s = updates_.recover(fwId, taskId, checkpointed.updatesPath); !s)
       logging::get("agent")->error("recover updates task_id={}: {}", taskId, s.error().message);
     auto latest = updates_.latest(fwId, taskId);
@@ -125,12 +141,59 @@ void Agent::recoverRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunC
       known.insert(run.containerId);
       ex.live.insert(run.containerId);
       containers_[run.containerId] = Owner{fwId, exId, ""};
-      ex.registrationDeadline = deps_.clock->now() + options_.executorRegistrationTimeout;
+      // Mesos's --executor_reregistration_timeout: a checkpointing executor
+      // re-subscribes within it or is killed and its tasks fail.
+      ex.registrationDeadline = deps_.clock->now() + options_.executorReregistrationTimeout;
+      ex.recovered = true;
       if (onDisk.at(run.containerId).phase == ContainerPhase::Running) watch(run.containerId);
     } else {
       executorExited(fw, ex, ContainerExit{0, false, false, "container gone after agent restart"});
       return;
     }
+  }
+  maybeFinishExecutor(fw, ex);
+}
+
+// Mesos's agent checkpoints nothing of a framework without checkpointing,
+// so a restart forgets its executors; here they were written down, which
+// lets the agent end them cleanly: containers destroyed, each unfinished
+// task TASK_LOST through the status update manager (so the scheduler learns
+// it even if the master's own view is stale), the run completed once acked.
+void Agent::loseRun(FwRec& fw, const ExecutorCheckpoint& executor, const RunCheckpoint& run,
+                    const std::map<std::string, ContainerInfoOnDisk>& onDisk,
+                    std::set<std::string>& known) {
+  const std::string fwId = fw.info.id().value();
+  const std::string exId = executor.info.executor_id().value();
+  auto log = logging::get("agent");
+  log->info("not recovering executor_id={} of framework_id={}: the framework does not checkpoint",
+            exId, fwId);
+  ExecRec& ex = fw.executors[exId];
+  std::string kind = kindOf(executor.info);
+  ex.kind = kind == "command" ? Kind::Command : kind == "group" ? Kind::Group : Kind::Custom;
+  ex.info = withoutKind(executor.info);
+  ex.frameworkId = fwId;
+  ex.containerId = run.containerId;
+  ex.sandbox = sandboxPath(fwId, exId, run.containerId);
+  ex.phase = Phase::Terminated;
+  // The run's containers: the executor's or task's own, and a pod's tasks'.
+  for (const auto& [id, c] : onDisk) {
+    if (id != run.containerId && !id.starts_with(run.containerId + ".")) continue;
+    known.insert(id);
+    if (auto s = deps_.containers->destroy(id); !s)
+      log->warn("destroy container_id={}: {}", id, s.error().message);
+  }
+  if (ex.kind == Kind::Group) (void)deps_.containers->destroyPod(run.containerId);
+  for (const auto& [taskId, checkpointed] : run.tasks) {
+    TaskRec& task = ex.tasks[taskId];
+    task.info = checkpointed.info;
+    task.group = takeGroup(task.info);
+    if (auto s = updates_.recover(fwId, taskId, checkpointed.updatesPath); !s)
+      log->error("recover updates task_id={}: {}", taskId, s.error().message);
+    auto latest = updates_.latest(fwId, taskId);
+    task.state = latest ? latest->state() : mesos::v1::TASK_STAGING;
+    if (!isTerminal(task.state))
+      sendStatus(ex, task, mesos::v1::TASK_LOST, TaskStatus::REASON_AGENT_RESTARTED,
+                 "The agent restarted and the framework does not checkpoint");
   }
   maybeFinishExecutor(fw, ex);
 }

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <ctime>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -64,7 +65,9 @@ void Agent::launched(const std::string& frameworkId, const std::string& executor
   watch(containerId);
   if (taskId.empty()) {
     if (ex.phase == Phase::Launching) ex.phase = Phase::Running;
-    ex.registrationDeadline = deps_.clock->now() + options_.executorRegistrationTimeout;
+    // An executor may subscribe before its launch is reported.
+    if (!ex.channel)
+      ex.registrationDeadline = deps_.clock->now() + options_.executorRegistrationTimeout;
     if (ex.phase == Phase::Terminating) (void)deps_.containers->kill(containerId, {});
     return;
   }
@@ -375,15 +378,35 @@ void Agent::sendToExecutor(ExecRec& ex, const ExecutorEvent& event) {
   }
 }
 
+// Runs when the executor (re)subscribes and when tasks are queued to a
+// subscribed one: it is no longer waited for, and gets what is queued, in
+// order, a group's tasks together as one LAUNCH_GROUP.
 void Agent::deliverQueued(FwRec& fw, ExecRec& ex) {
   (void)fw;
+  ex.registrationDeadline = {};
+  ex.recovered = false;
+  std::set<std::string> sent;
   for (const auto& taskId : ex.queued) {
     auto task = ex.tasks.find(taskId);
-    if (task == ex.tasks.end() || isTerminal(task->second.state)) continue;
+    if (task == ex.tasks.end() || isTerminal(task->second.state) || sent.count(taskId)) continue;
     ExecutorEvent event;
-    event.set_type(ExecutorEvent::LAUNCH);
-    *event.mutable_launch()->mutable_task() = task->second.info;
-    task->second.launched = true;
+    const std::string group = task->second.group;
+    if (group.empty()) {
+      event.set_type(ExecutorEvent::LAUNCH);
+      *event.mutable_launch()->mutable_task() = task->second.info;
+      task->second.launched = true;
+    } else {
+      event.set_type(ExecutorEvent::LAUNCH_GROUP);
+      auto* tasks = event.mutable_launch_group()->mutable_task_group();
+      for (const auto& id : ex.queued) {
+        auto member = ex.tasks.find(id);
+        if (member == ex.tasks.end() || member->second.group != group ||
+            isTerminal(member->second.state) || !sent.insert(id).second)
+          continue;
+        *tasks->add_tasks() = member->second.info;
+        member->second.launched = true;
+      }
+    }
     sendToExecutor(ex, event);
   }
   ex.queued.clear();
@@ -424,29 +447,39 @@ void Agent::shutdownFramework(const std::string& frameworkId) {
   }
 }
 
+// Custom executors that did not subscribe in time (a new one within
+// --executor_registration_timeout, a recovered one within
+// --executor_reregistration_timeout) are killed; their tasks fail.
+void Agent::expireRegistrations() {
+  auto now = deps_.clock->now();
+  for (auto& [fwId, fw] : frameworks_) {
+    for (auto& [exId, ex] : fw.executors) {
+      if (ex.kind != Kind::Custom || ex.phase != Phase::Running || ex.channel ||
+          ex.registrationDeadline == Clock::TimePoint{} || now < ex.registrationDeadline)
+        continue;
+      bool recovered = ex.recovered;
+      logging::get("agent")->warn("executor did not {} in time framework_id={} executor_id={}",
+                                  recovered ? "re-subscribe" : "subscribe", fwId, exId);
+      auto reason = recovered ? TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT
+                              : TaskStatus::REASON_EXECUTOR_REGISTRATION_TIMEOUT;
+      std::string message = recovered
+          ? "Executor did not re-subscribe within the re-registration timeout after an agent restart"
+          : "Executor did not subscribe within the registration timeout";
+      for (auto& [id, task] : ex.tasks)
+        if (!isTerminal(task.state)) sendStatus(ex, task, mesos::v1::TASK_FAILED, reason, message);
+      ex.queued.clear();
+      ex.registrationDeadline = {};
+      ex.phase = Phase::Terminating;
+      (void)deps_.containers->kill(ex.containerId, std::chrono::milliseconds(0));
+    }
+  }
+}
+
 void Agent::tick() {
   updates_.tick();
   probeHealth();
+  expireRegistrations();
   auto now = deps_.clock->now();
-  for (auto& [fwId, fw] : frameworks_) {
-    std::vector<ExecRec*> expired;
-    for (auto& [exId, ex] : fw.executors)
-      if (ex.kind == Kind::Custom && ex.phase == Phase::Running && !ex.channel &&
-          ex.registrationDeadline != Clock::TimePoint{} && now >= ex.registrationDeadline)
-        expired.push_back(&ex);
-    for (ExecRec* ex : expired) {
-      logging::get("agent")->warn("executor did not subscribe in time executor_id={}",
-                                  ex->info.executor_id().value());
-      for (auto& [id, task] : ex->tasks)
-        if (!isTerminal(task.state))
-          sendStatus(*ex, task, mesos::v1::TASK_FAILED,
-                     TaskStatus::REASON_EXECUTOR_REGISTRATION_TIMEOUT,
-                     "Executor did not subscribe within the registration timeout");
-      ex->queued.clear();
-      ex->phase = Phase::Terminating;
-      (void)deps_.containers->kill(ex->containerId, std::chrono::milliseconds(0));
-    }
-  }
   if (now < nextPoll_) return;
   // A safety net for exits the watcher missed (and the only way without one).
   nextPoll_ = now + (deps_.watchExit ? std::chrono::seconds(5) : std::chrono::milliseconds(200));

@@ -34,7 +34,7 @@ std::string selfDir(const char* argv0) {
 
 // Flag values as typed, before conversion.
 struct RawFlags {
-  std::string master, recover = "reconnect", registration = "1mins";
+  std::string master, recover = "reconnect", registration = "1mins", reregistration = "2secs";
   std::string retryMin = "10secs", retryMax = "10mins", backoffMax = "15secs";
   std::string pingTimeout = "75secs", killGrace = "3secs";
   int port = 5051;
@@ -76,6 +76,11 @@ Status finish(AgentOptions& o, const RawFlags& raw) {
   o.recoverCleanup = raw.recover == "cleanup";
   TRY_ASSIGN(o.executorRegistrationTimeout,
              parseDuration(raw.registration).context("--executor-registration-timeout"));
+  TRY_ASSIGN(o.executorReregistrationTimeout,
+             parseDuration(raw.reregistration).context("--executor-reregistration-timeout"));
+  if (o.executorReregistrationTimeout > std::chrono::seconds(15))
+    return Error::make("--executor-reregistration-timeout {}ms: at most 15secs, as in Mesos",
+                       o.executorReregistrationTimeout.count());
   TRY_ASSIGN(o.statusUpdateRetryMin,
              parseDuration(raw.retryMin).context("--status-update-retry-min"));
   TRY_ASSIGN(o.statusUpdateRetryMax,
@@ -139,7 +144,7 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
   CLI::App app{"nucleo-agent: the node agent (Mesos agent)"};
   AgentOptions o;
   RawFlags raw;
-  auto& [master, recover, registration, retryMin, retryMax, backoffMax, pingTimeout, killGrace,
+  auto& [master, recover, registration, reregistration, retryMin, retryMax, backoffMax, pingTimeout, killGrace,
          port, argv0] = raw;
   port = o.port;
   argv0 = argc > 0 ? argv[0] : "nucleo-agent";
@@ -172,6 +177,9 @@ Result<AgentOptions> parseFlags(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option(names("executor-registration-timeout"), registration,
                  "An executor must subscribe within this")->capture_default_str();
+  app.add_option(names("executor-reregistration-timeout"), reregistration,
+                 "After an agent restart, a recovered executor must re-subscribe within this "
+                 "(at most 15secs)")->capture_default_str();
   app.add_option(names("recover"), recover, "reconnect|cleanup")->capture_default_str()
       ->check(CLI::IsMember({"reconnect", "cleanup"}));
   app.add_option(names("status-update-retry-min"), retryMin, "First status update resend")

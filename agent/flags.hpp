@@ -39,6 +39,9 @@ struct AgentOptions {
   std::string cniConfigDir = "/etc/cni/net.d";
   std::string cniPluginDir = "/usr/lib/cni:/opt/cni/bin";
   std::chrono::milliseconds executorRegistrationTimeout = std::chrono::minutes(1);
+  // After an agent restart, a recovered executor must re-subscribe within
+  // this or it is killed (Mesos: 2 s, at most 15 s).
+  std::chrono::milliseconds executorReregistrationTimeout = std::chrono::seconds(2);
   bool recoverCleanup = false;  // --recover cleanup: kill everything, forget it
   // Status update retries start here and double up to the max (Mesos: 10 s, 10 min).
   std::chrono::milliseconds statusUpdateRetryMin = std::chrono::seconds(10);

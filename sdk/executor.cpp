@@ -76,6 +76,11 @@ Result<ExecutorOptions> ExecutorOptions::fromEnvironment() {
 
 void Executor::shutdown(ExecutorDriver& driver) { driver.stop(); }
 
+void Executor::launchGroup(ExecutorDriver& driver, const mesos::v1::TaskGroupInfo& group) {
+  for (const auto& task : group.tasks())
+    driver.sendStatus(task.task_id(), mesos::v1::TASK_ERROR, "this executor does not run task groups");
+}
+
 class ExecutorDriver::Impl {
  public:
   Impl(ExecutorDriver& driver, Executor& executor, ExecutorOptions options)

@@ -52,7 +52,9 @@ struct ExecutorOptions {
 class ExecutorDriver;
 
 // Callbacks; every one has an empty default except that shutdown() stops the
-// driver unless overridden.
+// driver, and launchGroup() (a LAUNCH_GROUP, sent when the scheduler's
+// LAUNCH_GROUP names this executor, type CUSTOM) answers each task TASK_ERROR
+// "this executor does not run task groups", unless overridden.
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -60,7 +62,7 @@ class Executor {
   virtual void disconnected(ExecutorDriver&, const std::string& /*why*/) {}
   virtual void subscribed(ExecutorDriver&, const mesos::v1::executor::Event::Subscribed&) {}
   virtual void launch(ExecutorDriver&, const mesos::v1::TaskInfo&) {}
-  virtual void launchGroup(ExecutorDriver&, const mesos::v1::TaskGroupInfo&) {}
+  virtual void launchGroup(ExecutorDriver& driver, const mesos::v1::TaskGroupInfo& group);
   virtual void kill(ExecutorDriver&, const mesos::v1::TaskID&,
                     const std::optional<mesos::v1::KillPolicy>&) {}
   virtual void acknowledged(ExecutorDriver&, const mesos::v1::TaskID&, const std::string& /*uuid*/) {}

@@ -11,9 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <thread>
@@ -273,6 +275,48 @@ TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSpeaksTheExecutorApi) {
   EXPECT_EQ(updates.back().source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
 }
 
+TEST_F(AgentIntegrationTest, ROOT_CustomExecutorRunsATaskGroup) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  mesos::v1::ExecutorInfo executor;
+  executor.set_type(mesos::v1::ExecutorInfo::CUSTOM);
+  executor.mutable_executor_id()->set_value("group-executor");
+  executor.mutable_command()->set_value(NUCLEO_TEST_EXECUTOR_BIN);
+  auto first = commandTask("g1", "ignored by the executor");
+  first.set_data("0.3");
+  ASSERT_TRUE(scheduler.launchGroup(executor, {first, commandTask("g2", "ignored")}));
+  ASSERT_TRUE(scheduler.waitForState("g1", mesos::v1::TASK_FINISHED, 30s)) << agentLog();
+  ASSERT_TRUE(scheduler.waitForState("g2", mesos::v1::TASK_FINISHED, 30s)) << agentLog();
+  for (const char* id : {"g1", "g2"}) {
+    auto updates = scheduler.updatesOf(id);
+    EXPECT_EQ(updates.back().message(), "done by the test executor");
+    EXPECT_EQ(updates.back().source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
+    EXPECT_EQ(updates.back().executor_id().value(), "group-executor");
+  }
+  // Both came in one LAUNCH_GROUP to one executor: its stdout says so once.
+  auto out = fs::readFile(fmt::format("{}/agent/slaves/{}/frameworks/{}/executors/group-executor/runs/latest/stdout",
+                                      dir_, scheduler.updatesOf("g1").back().agent_id().value(),
+                                      scheduler.frameworkId()));
+  ASSERT_TRUE(out);
+  EXPECT_NE(out->find("launch group of 2 tasks"), std::string::npos) << *out;
+}
+
+TEST_F(AgentIntegrationTest, ROOT_SdkExecutorWithoutGroupSupportAnswersTaskError) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  mesos::v1::ExecutorInfo executor;
+  executor.set_type(mesos::v1::ExecutorInfo::CUSTOM);
+  executor.mutable_executor_id()->set_value("sdk-executor");
+  executor.mutable_command()->set_value(NUCLEO_TEST_SDK_EXECUTOR_BIN);
+  ASSERT_TRUE(scheduler.launchGroup(executor, {commandTask("s1", "true"), commandTask("s2", "true")}));
+  for (const char* id : {"s1", "s2"}) {
+    ASSERT_TRUE(scheduler.waitForState(id, mesos::v1::TASK_ERROR, 30s)) << agentLog();
+    auto last = scheduler.updatesOf(id).back();
+    EXPECT_EQ(last.message(), "this executor does not run task groups");
+    EXPECT_EQ(last.source(), mesos::v1::TaskStatus::SOURCE_EXECUTOR);
+  }
+}
+
 TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSurvivesAnAgentRestart) {
   Scheduler scheduler(masterPort_);
   ASSERT_TRUE(scheduler.subscribe());
@@ -297,6 +341,54 @@ TEST_F(AgentIntegrationTest, ROOT_CustomExecutorSurvivesAnAgentRestart) {
   for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(100ms))
     gone = metrics().find("nucleo_agent_containers 0") != std::string::npos;
   EXPECT_TRUE(gone) << metrics();
+}
+
+// The host pids of processes running `exe` (this build's binary, so not
+// another worktree's test).
+std::vector<pid_t> processesOf(const std::string& exe) {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    char buf[4096];
+    ssize_t n = ::readlink((entry.path() / "exe").c_str(), buf, sizeof(buf) - 1);
+    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == exe) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+TEST_F(AgentIntegrationTest, ROOT_ExecutorThatDoesNotResubscribeAfterARestartIsKilled) {
+  Scheduler scheduler(masterPort_);
+  ASSERT_TRUE(scheduler.subscribe());
+  auto before = processesOf(NUCLEO_TEST_EXECUTOR_BIN);
+  auto task = commandTask("stuck", "");
+  task.clear_command();
+  task.set_data("60");
+  auto* executor = task.mutable_executor();
+  executor->mutable_executor_id()->set_value("frozen");
+  executor->mutable_command()->set_value(NUCLEO_TEST_EXECUTOR_BIN);
+  ASSERT_TRUE(scheduler.launch({task}));
+  ASSERT_TRUE(scheduler.waitForState("stuck", mesos::v1::TASK_RUNNING, 30s)) << agentLog();
+  std::vector<pid_t> ours;
+  for (pid_t p : processesOf(NUCLEO_TEST_EXECUTOR_BIN))
+    if (std::find(before.begin(), before.end(), p) == before.end()) ours.push_back(p);
+  ASSERT_EQ(ours.size(), 1u);
+  agent_->kill(SIGKILL);
+  ::kill(ours[0], SIGSTOP);  // it cannot re-subscribe
+  auto restarted = std::chrono::steady_clock::now();
+  startAgent();
+  ASSERT_TRUE(scheduler.waitForState("stuck", mesos::v1::TASK_FAILED, 20s)) << agentLog();
+  auto took = std::chrono::steady_clock::now() - restarted;
+  auto last = scheduler.updatesOf("stuck").back();
+  EXPECT_EQ(last.reason(), mesos::v1::TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT)
+      << last.DebugString();
+  EXPECT_GE(took, 2s);  // the default --executor-reregistration-timeout
+  EXPECT_LT(took, 10s);  // not the 1 min registration timeout
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(100ms))
+    gone = ::kill(ours[0], 0) != 0;
+  EXPECT_TRUE(gone) << "executor pid " << ours[0] << " still there";
 }
 
 TEST_F(AgentIntegrationTest, ROOT_SilentMasterIsLostAndTheAgentRegistersAgain) {

@@ -1,8 +1,9 @@
 // A minimal Mesos v1 HTTP executor for the agent's integration tests, on raw
-// sockets: SUBSCRIBE (protobuf), then for each LAUNCH it reports TASK_RUNNING
-// and, after the task's `data` seconds (default 0), TASK_FINISHED; KILL gives
-// TASK_KILLED. It exits once every task's terminal update is ACKNOWLEDGED, or
-// on SHUTDOWN.
+// sockets: SUBSCRIBE (protobuf), then for each LAUNCH, and each task of a
+// LAUNCH_GROUP, it reports TASK_RUNNING and, after the task's `data` seconds
+// (default 0), TASK_FINISHED; KILL gives TASK_KILLED. Tasks run on threads,
+// so the stream is always read. It exits once every task's terminal update
+// is ACKNOWLEDGED, or on SHUTDOWN.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,11 +72,11 @@ Call base(Call::Type type) {
   return call;
 }
 
-// Sends an update (retrying while the agent restarts); returns what was sent.
-Call::Update update(const mesos::v1::TaskID& task, mesos::v1::TaskState state,
-                    const std::string& msg) {
-  Call call = base(Call::UPDATE);
-  auto* status = call.mutable_update()->mutable_status();
+// An update with a fresh uuid, not sent yet.
+Call::Update makeUpdate(const mesos::v1::TaskID& task, mesos::v1::TaskState state,
+                        const std::string& msg) {
+  Call::Update update;
+  auto* status = update.mutable_status();
   *status->mutable_task_id() = task;
   status->set_state(state);
   status->set_message(msg);
@@ -81,17 +84,24 @@ Call::Update update(const mesos::v1::TaskID& task, mesos::v1::TaskState state,
   std::string uuid(16, '\0');
   if (::getrandom(uuid.data(), uuid.size(), 0) != 16) std::exit(4);
   status->set_uuid(uuid);
-  for (int attempt = 0; attempt < 300; ++attempt) {  // the agent may be restarting
+  return update;
+}
+
+// Sends an update, retrying while the agent restarts.
+void send(const Call::Update& update) {
+  Call call = base(Call::UPDATE);
+  *call.mutable_update() = update;
+  for (int attempt = 0; attempt < 300; ++attempt) {
     int fd = dial();
     writeAll(fd, request(call));
     char buf[256];
     ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
     ::close(fd);
-    if (n >= 12 && std::string(buf, 12) == "HTTP/1.1 202") return call.update();
+    if (n >= 12 && std::string(buf, 12) == "HTTP/1.1 202") return;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  std::fprintf(stderr, "update of %s refused\n", task.value().c_str());
-  std::exit(5);
+  std::fprintf(stderr, "update of %s refused\n", update.status().task_id().value().c_str());
+  std::_Exit(5);
 }
 
 // Reads the chunked SUBSCRIBE body and yields whole RecordIO records.
@@ -163,20 +173,59 @@ int main() {
     bool terminal = false;
     mesos::v1::TaskInfo task;
   };
+  // Tasks run on threads of their own, so that the event stream is always
+  // read and a restarted agent is re-subscribed to at once, as Mesos's
+  // executor library does (the agent's re-registration timeout is 2 s).
+  std::mutex mutex;
   std::map<std::string, Counts> tasks;
-  auto done = [&] {
+  auto done = [&] {  // under `mutex`
     for (const auto& [id, c] : tasks)
       if (!c.terminal || !c.unacked.empty()) return false;
     return !tasks.empty();
+  };
+  // Recorded before it is sent, so that its ACKNOWLEDGED always finds it.
+  auto report = [&](const mesos::v1::TaskID& id, mesos::v1::TaskState state, const std::string& msg) {
+    Call::Update u = makeUpdate(id, state, msg);
+    {
+      std::lock_guard lock(mutex);
+      auto& c = tasks[id.value()];
+      c.unacked.push_back(u);
+      if (state != mesos::v1::TASK_RUNNING) c.terminal = true;
+    }
+    send(u);
+  };
+  // Every task RUNNING, then after the longest `data` seconds all FINISHED.
+  auto run = [&](std::vector<mesos::v1::TaskInfo> launched) {
+    double seconds = 0;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& task : launched) tasks[task.task_id().value()].task = task;
+    }
+    for (const auto& task : launched) {
+      report(task.task_id(), mesos::v1::TASK_RUNNING, "");
+      if (!task.data().empty()) seconds = std::max(seconds, std::atof(task.data().c_str()));
+    }
+    std::thread([&report, launched, seconds] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+      for (const auto& task : launched)
+        report(task.task_id(), mesos::v1::TASK_FINISHED, "done by the test executor");
+    }).detach();
+  };
+  auto quit = [](int code) {
+    std::fflush(stdout);
+    std::_Exit(code);  // detached task threads may still sleep
   };
   // SUBSCRIBE again whenever the stream ends (an agent restart), listing the
   // tasks not finished yet, as Mesos executors do; give up after 20 tries.
   for (int subscriptions = 0; subscriptions < 20; ++subscriptions) {
     int fd = dial();
     Call subscribe = base(Call::SUBSCRIBE);
-    for (const auto& [id, c] : tasks) {
-      if (!c.terminal) *subscribe.mutable_subscribe()->add_unacknowledged_tasks() = c.task;
-      for (const auto& u : c.unacked) *subscribe.mutable_subscribe()->add_unacknowledged_updates() = u;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& [id, c] : tasks) {
+        if (!c.terminal) *subscribe.mutable_subscribe()->add_unacknowledged_tasks() = c.task;
+        for (const auto& u : c.unacked) *subscribe.mutable_subscribe()->add_unacknowledged_updates() = u;
+      }
     }
     subscribe.mutable_subscribe();
     writeAll(fd, request(subscribe));
@@ -184,37 +233,33 @@ int main() {
     std::string record;
     while (stream.next(&record)) {
       Event event;
-      if (!event.ParseFromString(record)) return 6;
+      if (!event.ParseFromString(record)) quit(6);
       if (event.type() == Event::SUBSCRIBED) {
         std::printf("subscribed container=%s\n", event.subscribed().container_id().value().c_str());
         std::fflush(stdout);
       } else if (event.type() == Event::LAUNCH) {
-        const auto& task = event.launch().task();
-        auto& c = tasks[task.task_id().value()];
-        c.task = task;
-        c.unacked.push_back(update(task.task_id(), mesos::v1::TASK_RUNNING, ""));
-        double seconds = task.data().empty() ? 0 : std::atof(task.data().c_str());
-        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-        c.unacked.push_back(
-            update(task.task_id(), mesos::v1::TASK_FINISHED, "done by the test executor"));
-        c.terminal = true;
+        run({event.launch().task()});
+      } else if (event.type() == Event::LAUNCH_GROUP) {
+        const auto& group = event.launch_group().task_group().tasks();
+        std::printf("launch group of %d tasks\n", group.size());
+        std::fflush(stdout);
+        run(std::vector<mesos::v1::TaskInfo>(group.begin(), group.end()));
       } else if (event.type() == Event::KILL) {
-        auto& c = tasks[event.kill().task_id().value()];
-        c.unacked.push_back(
-            update(event.kill().task_id(), mesos::v1::TASK_KILLED, "killed by the test executor"));
-        c.terminal = true;
+        report(event.kill().task_id(), mesos::v1::TASK_KILLED, "killed by the test executor");
       } else if (event.type() == Event::ACKNOWLEDGED) {
+        std::lock_guard lock(mutex);
         auto& unacked = tasks[event.acknowledged().task_id().value()].unacked;
         std::erase_if(unacked, [&](const Call::Update& u) {
           return u.status().uuid() == event.acknowledged().uuid();
         });
-        if (done()) return 0;
+        if (done()) quit(0);
       } else if (event.type() == Event::SHUTDOWN) {
-        return 0;
+        quit(0);
       }
     }
     ::close(fd);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  quit(0);
   return 0;
 }

@@ -1,5 +1,6 @@
 // A complete executor on nucleo's SDK: runs each task's data (a TaskInfo for
-// a custom executor carries no CommandInfo) with /bin/sh -c in a child process, reports TASK_RUNNING and then TASK_FINISHED
+// a custom executor carries no CommandInfo), or else its command.value (tasks
+// of a LAUNCH_GROUP carry one), with /bin/sh -c in a child process, reports TASK_RUNNING and then TASK_FINISHED
 // or TASK_FAILED with the exit status, kills on KILL, and exits on SHUTDOWN
 // once its updates are acknowledged. Runs under nucleo-agent or a Mesos agent.
 
@@ -20,7 +21,8 @@ class ShellExecutor : public nucleo::sdk::Executor {
   void launch(nucleo::sdk::ExecutorDriver& driver, const mesos::v1::TaskInfo& task) override {
     pid_t pid = ::fork();
     if (pid == 0) {
-      ::execl("/bin/sh", "sh", "-c", task.data().c_str(), static_cast<char*>(nullptr));
+      const std::string& script = task.data().empty() ? task.command().value() : task.data();
+      ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     if (pid < 0) {
@@ -51,6 +53,10 @@ class ShellExecutor : public nucleo::sdk::Executor {
         driver.sendStatus(task.task_id(), mesos::v1::TASK_FAILED, why);
       }
     }).detach();
+  }
+
+  void launchGroup(nucleo::sdk::ExecutorDriver& driver, const mesos::v1::TaskGroupInfo& group) override {
+    for (const auto& task : group.tasks()) launch(driver, task);
   }
 
   void kill(nucleo::sdk::ExecutorDriver&, const mesos::v1::TaskID& task,
