@@ -1,7 +1,8 @@
 // nucleo-bench-cluster: the whole path on one machine — a real nucleo-master
 // and nucleo-agent on loopback, frameworks written with the SDK — from ACCEPT
 // to TASK_RUNNING and to TASK_FINISHED for `true` in a cached busybox image
-// (median and p99), then tasks/s with several frameworks launching at once.
+// (median and p99; one task at a time, then 4 at once: --in-flight 1,4),
+// then tasks/s with several frameworks launching at once.
 // Prints its figures beside the targets of issue 8 and Mesos's published
 // numbers (../shared/reference/anchors.md has no per-task latency for Mesos:
 // the rows are ours).
@@ -110,10 +111,13 @@ nucleo::sdk::SchedulerOptions options(const Cluster& cluster, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
-  int tasks = 500, frameworks = 4, perFramework = 50, inFlight = 4;
+  int tasks = 500, frameworks = 4, perFramework = 50;
+  std::vector<int> inFlights = {1, 4};
   CLI::App app{"End-to-end task latency and throughput on a local nucleo cluster"};
   app.add_option("--tasks", tasks, "Tasks for the latency run")->capture_default_str();
-  app.add_option("--in-flight", inFlight, "Tasks at once in the latency run")->capture_default_str();
+  app.add_option("--in-flight", inFlights, "Tasks at once in the latency runs, one run per value")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--frameworks", frameworks, "Frameworks in the throughput run")->capture_default_str();
   app.add_option("--per-framework", perFramework, "Tasks per framework in the throughput run")
       ->capture_default_str();
@@ -135,25 +139,27 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("== ACCEPT -> TASK_RUNNING / TASK_FINISHED, `true` in a cached image, %d tasks, %d in flight\n",
-              tasks, inFlight);
-  TrueRunner latency("lat", tasks, inFlight);
-  {
-    nucleo::e2e::RunningDriver driver(latency, options(cluster, "bench-latency"));
-    auto deadline = Clock::now() + std::chrono::seconds(30 + tasks);
-    while (latency.toFinished().size() + static_cast<size_t>(latency.failed()) < static_cast<size_t>(tasks) &&
-           Clock::now() < deadline)
-      std::this_thread::sleep_for(50ms);
+  for (int inFlight : inFlights) {
+    std::printf("== ACCEPT -> TASK_RUNNING / TASK_FINISHED, `true` in a cached image, %d tasks, %d in flight\n",
+                tasks, inFlight);
+    TrueRunner latency("lat" + std::to_string(inFlight), tasks, inFlight);
+    {
+      nucleo::e2e::RunningDriver driver(latency, options(cluster, "bench-latency-" + std::to_string(inFlight)));
+      auto deadline = Clock::now() + std::chrono::seconds(30 + tasks);
+      while (latency.toFinished().size() + static_cast<size_t>(latency.failed()) < static_cast<size_t>(tasks) &&
+             Clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    }
+    auto running = latency.toRunning(), finished = latency.toFinished();
+    std::printf("%-26s %10s %10s %10s %8s\n", "", "median ms", "p99 ms", "target", "tasks");
+    std::printf("%-26s %10.1f %10.1f %10s %8zu\n", "ACCEPT -> TASK_RUNNING", percentile(running, 0.5),
+                percentile(running, 0.99), "<=50/200", running.size());
+    std::printf("%-26s %10.1f %10.1f %10s %8zu\n", "ACCEPT -> TASK_FINISHED", percentile(finished, 0.5),
+                percentile(finished, 0.99), "-", finished.size());
+    std::printf("failed or lost: %d\n\n", latency.failed());
   }
-  auto running = latency.toRunning(), finished = latency.toFinished();
-  std::printf("%-26s %10s %10s %10s %8s\n", "", "median ms", "p99 ms", "target", "tasks");
-  std::printf("%-26s %10.1f %10.1f %10s %8zu\n", "ACCEPT -> TASK_RUNNING", percentile(running, 0.5),
-              percentile(running, 0.99), "<=50/200", running.size());
-  std::printf("%-26s %10.1f %10.1f %10s %8zu\n", "ACCEPT -> TASK_FINISHED", percentile(finished, 0.5),
-              percentile(finished, 0.99), "-", finished.size());
-  std::printf("failed or lost: %d\n", latency.failed());
 
-  std::printf("\n== %d frameworks launching %d tasks each at once\n", frameworks, perFramework);
+  std::printf("== %d frameworks launching %d tasks each at once\n", frameworks, perFramework);
   std::vector<std::unique_ptr<TrueRunner>> runners;
   std::vector<std::unique_ptr<nucleo::e2e::RunningDriver>> drivers;
   auto start = Clock::now();
