@@ -35,6 +35,10 @@ namespace nucleo::sdk {
 
 enum class Encoding { Json, Protobuf };
 
+// True for the states after which a task's status never changes (FINISHED,
+// FAILED, KILLED, ERROR, LOST, DROPPED, GONE, GONE_BY_OPERATOR).
+bool isTerminal(mesos::v1::TaskState state);
+
 struct Credential {
   std::string principal;
   std::string secret;

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "cli/cluster/commands.hpp"
+#include "sdk/scheduler.hpp"
 
 namespace nucleo::cluster {
 
@@ -15,16 +16,7 @@ int fail(const std::string& message) {
   return 1;
 }
 
-bool terminal(mesos::v1::TaskState state) {
-  switch (state) {
-    case mesos::v1::TASK_FINISHED: case mesos::v1::TASK_FAILED: case mesos::v1::TASK_KILLED:
-    case mesos::v1::TASK_ERROR: case mesos::v1::TASK_LOST: case mesos::v1::TASK_DROPPED:
-    case mesos::v1::TASK_GONE: case mesos::v1::TASK_GONE_BY_OPERATOR:
-      return true;
-    default:
-      return false;
-  }
-}
+bool terminal(mesos::v1::TaskState state) { return sdk::isTerminal(state); }
 
 std::string shortState(mesos::v1::TaskState state) {
   std::string name = mesos::v1::TaskState_Name(state);

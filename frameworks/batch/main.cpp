@@ -122,7 +122,7 @@ class Batch : public nucleo::sdk::Scheduler {
     Job& job = jobs_[found->second];
     job.state = mesos::v1::TaskState_Name(status.state());
     if (!status.message().empty()) job.lastMessage = status.message();
-    if (!terminal(status.state())) return;
+    if (!nucleo::sdk::isTerminal(status.state())) return;
     byTask_.erase(found);
     --running_;
     job.seconds = std::chrono::duration<double>(Clock::now() - job.started).count();
@@ -168,13 +168,6 @@ class Batch : public nucleo::sdk::Scheduler {
   }
 
  private:
-  static bool terminal(mesos::v1::TaskState state) {
-    return state == mesos::v1::TASK_FINISHED || state == mesos::v1::TASK_FAILED ||
-           state == mesos::v1::TASK_KILLED || state == mesos::v1::TASK_ERROR ||
-           state == mesos::v1::TASK_LOST || state == mesos::v1::TASK_DROPPED ||
-           state == mesos::v1::TASK_GONE || state == mesos::v1::TASK_GONE_BY_OPERATOR;
-  }
-
   mesos::v1::TaskInfo taskFor(size_t index, const mesos::v1::Offer& offer,
                               std::vector<mesos::v1::Resource>& resources) {
     Job& job = jobs_[index];

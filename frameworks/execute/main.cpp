@@ -132,7 +132,7 @@ class Execute : public nucleo::sdk::Scheduler {
     if (options_.showLogs &&
         (status.state() == mesos::v1::TASK_RUNNING || status.state() == mesos::v1::TASK_STARTING))
       output_.follow(id, task->second.agent, frameworkId_, task->second.executor);
-    if (!isTerminal(status.state()) || task->second.done) return;
+    if (!nucleo::sdk::isTerminal(status.state()) || task->second.done) return;
     task->second.done = true;
     output_.finish(id);
     recordExit(status);
@@ -162,17 +162,6 @@ class Execute : public nucleo::sdk::Scheduler {
     std::string executor;  // executor id (the task id for a command task)
     bool done = false;
   };
-
-  static bool isTerminal(mesos::v1::TaskState state) {
-    switch (state) {
-      case mesos::v1::TASK_FINISHED: case mesos::v1::TASK_FAILED: case mesos::v1::TASK_KILLED:
-      case mesos::v1::TASK_ERROR: case mesos::v1::TASK_LOST: case mesos::v1::TASK_DROPPED:
-      case mesos::v1::TASK_GONE: case mesos::v1::TASK_GONE_BY_OPERATOR:
-        return true;
-      default:
-        return false;
-    }
-  }
 
   // The first failing task decides; its exit status when the message has it.
   void recordExit(const mesos::v1::TaskStatus& status) {

@@ -391,3 +391,15 @@ TEST(HostPort, ParsesTheFormsClientsUse) {
 
 }  // namespace
 }  // namespace nucleo::sdk
+
+// A framework stops waiting exactly on these: a missing one would hang a
+// scheduler, an extra one would drop a running task.
+TEST(TaskStates, TerminalStatesAreTheOnesThatNeverChange) {
+  using namespace mesos::v1;
+  for (TaskState s : {TASK_FINISHED, TASK_FAILED, TASK_KILLED, TASK_ERROR, TASK_LOST, TASK_DROPPED,
+                      TASK_GONE, TASK_GONE_BY_OPERATOR})
+    EXPECT_TRUE(nucleo::sdk::isTerminal(s)) << TaskState_Name(s);
+  for (TaskState s : {TASK_STAGING, TASK_STARTING, TASK_RUNNING, TASK_KILLING, TASK_UNREACHABLE,
+                      TASK_UNKNOWN})
+    EXPECT_FALSE(nucleo::sdk::isTerminal(s)) << TaskState_Name(s);
+}
