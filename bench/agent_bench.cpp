@@ -20,9 +20,11 @@
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
+#include "bench/bench_util.hpp"
 #include "integration-tests/agent/scheduler_client.hpp"
 
 using namespace nucleo::agent::e2e;
+using nucleo::bench::percentile;
 
 namespace {
 
@@ -47,13 +49,6 @@ std::vector<pid_t> supervisors() {
     if (comm == "nucleo-supervis") out.push_back(std::stoi(name));
   }
   return out;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  return v[i];
 }
 
 }  // namespace

@@ -23,12 +23,15 @@
 #include <vector>
 
 #include "base/fs.hpp"
+#include "bench/bench_util.hpp"
 #include "linux/cgroup.hpp"
 #include "linux/cgroup_stats.hpp"
 
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using namespace nucleo;
+using bench::percentile;
+using bench::timed;
 
 namespace {
 
@@ -38,55 +41,19 @@ struct Options {
   int runs = 20, statsReads = 1000;
 };
 
-// Runs argv with output to /dev/null (stderr to errFile if given); returns
-// wall milliseconds or -1.
-double timed(const std::vector<std::string>& args, const std::string& errFile = "") {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  auto start = Clock::now();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
-    if (!errFile.empty()) {
-      int err = ::open(errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (err >= 0) ::dup2(err, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms : -1;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
 // A copy of the bundle's config running /bin/true, with or without limits.
 Status writeBundle(const std::string& src, const std::string& dir, bool limits) {
-  TRY_ASSIGN(std::string text, fs::readFile(src + "/config.json"));
-  json::value cfg = json::parse(text);
-  json::object& top = cfg.as_object();
-  top["process"].as_object()["args"] = json::array{"/bin/true"};
-  top["process"].as_object()["terminal"] = false;
-  top["root"].as_object()["path"] = src + "/rootfs";
-  json::object& lnx = top["linux"].as_object();
-  json::object resources;
-  if (lnx.contains("resources")) resources = lnx["resources"].as_object();
-  if (limits) {
-    resources["memory"] = {{"limit", 64 << 20}};
-    resources["cpu"] = {{"quota", 50000}, {"period", 100000}};
-    resources["pids"] = {{"limit", 64}};
-  }
-  lnx["resources"] = resources;
-  TRY(fs::makeDirs(dir));
-  return fs::writeFileAtomic(dir + "/config.json", json::serialize(cfg));
+  return bench::writeTrueBundle(src, dir, [limits](json::object& top) {
+    json::object& lnx = top["linux"].as_object();
+    json::object resources;
+    if (lnx.contains("resources")) resources = lnx["resources"].as_object();
+    if (limits) {
+      resources["memory"] = {{"limit", 64 << 20}};
+      resources["cpu"] = {{"quota", 50000}, {"period", 100000}};
+      resources["pids"] = {{"limit", 64}};
+    }
+    lnx["resources"] = resources;
+  });
 }
 
 void runBench(const Options& o, const std::string& tmp) {
@@ -195,17 +162,7 @@ int main(int argc, char** argv) {
   std::string bundle = std::filesystem::absolute(o.bundle).lexically_normal().string();
   char tmpl[] = "/tmp/nucleo-cgbench-XXXXXX";
   std::string tmp = ::mkdtemp(tmpl);
-  // crun 1.8 refuses hybrid hosts: in this process's own mount namespace the
-  // unified hierarchy's controller list is hidden behind an empty file, for
-  // every runtime alike (as nucleo-bench-start does). Host mounts untouched.
-  if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-      ::access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0) {
-    std::string empty = tmp + "/empty-cgroup.controllers";
-    if (fs::writeFileAtomic(empty, "") &&
-        ::mount(empty.c_str(), "/sys/fs/cgroup/unified/cgroup.controllers", nullptr, MS_BIND,
-                nullptr) == 0)
-      std::printf("hybrid host: cgroup.controllers of the unified mount hidden for all runtimes\n");
-  }
+  bench::hideHybridControllers(tmp);
   for (bool limits : {false, true}) {
     Status written = writeBundle(bundle, tmp + (limits ? "/bundle-limits" : "/bundle-none"),
                                  limits);

@@ -25,10 +25,13 @@
 #include <vector>
 
 #include "base/fs.hpp"
+#include "bench/bench_util.hpp"
 
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using namespace nucleo;
+using bench::percentile;
+using bench::timed;
 
 namespace {
 
@@ -38,56 +41,14 @@ struct Options {
   int runs = 20;
 };
 
-// Runs argv with output to /dev/null (stderr to errFile if given); returns
-// wall milliseconds or -1.
-double timed(const std::vector<std::string>& args, const std::string& errFile = "") {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  auto start = Clock::now();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
-    if (!errFile.empty()) {
-      int err = ::open(errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (err >= 0) ::dup2(err, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms : -1;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double p90(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, v.size() * 9 / 10)];
-}
-
 // The bundle running /bin/true, with or without a network namespace.
 Status writeBundle(const std::string& src, const std::string& dir, bool netns) {
-  TRY_ASSIGN(std::string text, fs::readFile(src + "/config.json"));
-  json::value cfg = json::parse(text);
-  json::object& top = cfg.as_object();
-  top["process"].as_object()["args"] = json::array{"/bin/true"};
-  top["process"].as_object()["terminal"] = false;
-  top["root"].as_object()["path"] = src + "/rootfs";
-  json::array kept;
-  for (const auto& ns : top["linux"].as_object()["namespaces"].as_array())
-    if (netns || ns.as_object().at("type").as_string() != "network") kept.push_back(ns);
-  top["linux"].as_object()["namespaces"] = kept;
-  TRY(fs::makeDirs(dir));
-  return fs::writeFileAtomic(dir + "/config.json", json::serialize(cfg));
+  return bench::writeTrueBundle(src, dir, [netns](json::object& top) {
+    json::array kept;
+    for (const auto& ns : top["linux"].as_object()["namespaces"].as_array())
+      if (netns || ns.as_object().at("type").as_string() != "network") kept.push_back(ns);
+    top["linux"].as_object()["namespaces"] = kept;
+  });
 }
 
 Status writeCniList(const std::string& dir) {
@@ -162,9 +123,9 @@ void runBench(const Options& o, const std::string& tmp) {
   std::printf("%-20s %5s %9s %9s %14s\n", "runtime network", "fail", "med ms", "p90 ms", "vs host (med)");
   for (const auto& v : usable) {
     std::string base = v.name.starts_with("crun") ? "crun host" : "nucleo host";
-    double added = median(series[v.name]) - median(series[base]);
+    double added = percentile(series[v.name], 0.5) - percentile(series[base], 0.5);
     std::printf("%-20s %5d %9.2f %9.2f %+13.2f\n", v.name.c_str(), fails[v.name],
-                median(series[v.name]), p90(series[v.name]), added);
+                percentile(series[v.name], 0.5), percentile(series[v.name], 0.9), added);
   }
 }
 
@@ -188,17 +149,7 @@ int main(int argc, char** argv) {
   std::string tmp = ::mkdtemp(tmpl);
   if (::unshare(CLONE_NEWNET) < 0) return std::printf("unshare(CLONE_NEWNET) failed\n"), 1;
   (void)timed({"/usr/sbin/ip", "link", "set", "lo", "up"});
-  // crun 1.8 refuses hybrid hosts: in this process's own mount namespace the
-  // unified hierarchy's controller list is hidden behind an empty file, for
-  // every runtime alike (as nucleo-bench-start does). Host mounts untouched.
-  if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-      ::access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0) {
-    std::string empty = tmp + "/empty-cgroup.controllers";
-    if (fs::writeFileAtomic(empty, "") &&
-        ::mount(empty.c_str(), "/sys/fs/cgroup/unified/cgroup.controllers", nullptr, MS_BIND,
-                nullptr) == 0)
-      std::printf("hybrid host: cgroup.controllers of the unified mount hidden for all runtimes\n");
-  }
+  bench::hideHybridControllers(tmp);
   for (bool netns : {false, true}) {
     Status written = writeBundle(bundle, tmp + (netns ? "/bundle-netns" : "/bundle-host"), netns);
     if (!written) return std::printf("bundle: %s\n", written.error().message.c_str()), 1;
