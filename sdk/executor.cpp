@@ -1,6 +1,7 @@
 #include "sdk/executor.hpp"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -8,7 +9,7 @@
 
 #include "sdk/http_client.hpp"
 #include "sdk/http_common.hpp"
-#include "sdk/recordio.hpp"
+#include "sdk/stream_driver.hpp"
 
 namespace nucleo::sdk {
 
@@ -19,7 +20,6 @@ using mesos::v1::executor::Event;
 
 namespace {
 constexpr auto kUseErr = asio::as_tuple(asio::use_awaitable);
-const std::string kPath = "/api/v1/executor";
 
 // Mesos's duration spelling in MESOS_* variables: "15mins", "2secs", "500ms".
 Result<std::chrono::milliseconds> parseDuration(const std::string& name, const std::string& text) {
@@ -89,8 +89,7 @@ class ExecutorDriver::Impl {
   Status run() {
     auto address = splitHostPort(options_.agentEndpoint, "5051");
     if (!address) return std::move(address).error();
-    host_ = address->first;
-    port_ = address->second;
+    endpoint_ = {address->first, address->second, "/api/v1/executor"};
     asio::co_spawn(ioc_, subscriptionLoop(), asio::detached);
     asio::co_spawn(ioc_, callLoop(), asio::detached);
     ioc_.run();
@@ -143,10 +142,6 @@ class ExecutorDriver::Impl {
     wakeup_.cancel();
   }
 
-  HttpHeaders headers() const {
-    return {{"Content-Type", contentType(options_.encoding)}, {"Accept", contentType(options_.encoding)}};
-  }
-
   void finish(Status why) {
     if (stopped_) return;
     stopped_ = true;
@@ -186,37 +181,23 @@ class ExecutorDriver::Impl {
 
   asio::awaitable<std::string> subscribeOnce() {
     stream_ = std::make_unique<HttpConnection>(ioc_.get_executor(), TlsOptions{});
-    Status connected = co_await stream_->connect(host_, port_, 10s);
+    Status connected = co_await stream_->connect(endpoint_.host, endpoint_.port, detail::kConnectTimeout);
     if (!connected) co_return connected.error().message;
     executor_.connected(driver_);
     Call call = baseCall(Call::SUBSCRIBE);
     auto* subscribe = call.mutable_subscribe();
     for (const auto& [id, task] : launchedWithoutUpdate_) *subscribe->add_unacknowledged_tasks() = task;
     for (const auto& [uuid, update] : unacknowledged_) *subscribe->add_unacknowledged_updates() = update;
-    auto head = co_await stream_->openStream(kPath, headers(), encode(call, options_.encoding), 30s);
+    auto head = co_await stream_->openStream(endpoint_.path, detail::callHeaders(options_.encoding),
+                                             encode(call, options_.encoding), detail::kRequestTimeout);
     if (!head) co_return head.error().message;
-    if (head->status != 200) {
-      std::string body;
-      auto bytes = co_await stream_->readSome();
-      if (bytes) body = *bytes;
-      co_return "SUBSCRIBE refused with HTTP " + std::to_string(head->status) + ": " + body;
-    }
-    RecordIoDecoder decoder;
-    while (!stopped_) {
-      auto bytes = co_await stream_->readSome();
-      if (!bytes) co_return bytes.error().message;
-      if (bytes->empty()) co_return "the agent closed the event stream";
-      if (Status fed = decoder.feed(*bytes); !fed) co_return fed.error().message;
-      std::string record;
-      while (decoder.next(&record)) {
-        Event event;
-        if (Status decoded = decode(record, options_.encoding, &event); !decoded)
-          co_return "undecodable event: " + decoded.error().message;
-        dispatch(event);
-        if (stopped_) co_return "stopped";
-      }
-    }
-    co_return "stopped";
+    if (head->status != 200) co_return co_await detail::refusalReason(*stream_, head->status);
+    Event event;
+    std::function<bool()> onEvent = [&] {
+      dispatch(event);
+      return !stopped_;
+    };
+    co_return co_await detail::readEvents(*stream_, options_.encoding, event, onEvent, "agent");
   }
 
   void dispatch(const Event& event) {
@@ -270,6 +251,8 @@ class ExecutorDriver::Impl {
 
   asio::awaitable<void> callLoop() {
     callConnection_ = std::make_unique<HttpConnection>(ioc_.get_executor(), TlsOptions{});
+    const HttpHeaders headers = detail::callHeaders(options_.encoding);
+    const std::function<bool()> stopped = [this] { return stopped_; };
     while (!stopped_) {
       if (calls_.empty() || !subscribed_) {
         if (stopAfterCalls_ && (calls_.empty() || !subscribed_)) {
@@ -283,18 +266,10 @@ class ExecutorDriver::Impl {
       Call call = std::move(calls_.front());
       calls_.pop_front();
       std::string body = encode(call, options_.encoding);
-      bool sent = false;
-      for (int attempt = 0; attempt < 2 && !sent && !stopped_; ++attempt) {
-        if (!callConnection_->isOpen() &&
-            !co_await callConnection_->connect(host_, port_, 10s))
-          continue;
-        auto response = co_await callConnection_->request(kPath, headers(), body, 30s);
-        if (!response) continue;
-        sent = true;
-        if (response->head.status != 202)
-          executor_.error(driver_, "the agent refused " + Call::Type_Name(call.type()) + ": HTTP " +
-                                       std::to_string(response->head.status) + " " + response->body);
-      }
+      auto response = co_await detail::postCall(*callConnection_, endpoint_, headers, body, stopped);
+      if (response && response->head.status != 202)
+        executor_.error(driver_, "the agent refused " + Call::Type_Name(call.type()) + ": HTTP " +
+                                     std::to_string(response->head.status) + " " + response->body);
       // An unsent UPDATE stays in unacknowledged_ and goes out again after
       // the next SUBSCRIBED.
     }
@@ -305,7 +280,7 @@ class ExecutorDriver::Impl {
   ExecutorOptions options_;
   asio::io_context ioc_;
   asio::steady_timer wakeup_;
-  std::string host_, port_;
+  detail::Endpoint endpoint_;
   std::unique_ptr<HttpConnection> stream_, callConnection_;
   std::deque<Call> calls_;
   std::map<std::string, Call::Update> unacknowledged_;            // by uuid

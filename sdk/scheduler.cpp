@@ -1,6 +1,7 @@
 #include "sdk/scheduler.hpp"
 
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <random>
 
@@ -9,7 +10,7 @@
 #include "base/logging.hpp"
 #include "sdk/http_client.hpp"
 #include "sdk/http_common.hpp"
-#include "sdk/recordio.hpp"
+#include "sdk/stream_driver.hpp"
 
 namespace nucleo::sdk {
 
@@ -31,8 +32,6 @@ using mesos::v1::scheduler::Event;
 
 namespace {
 constexpr auto kUseErr = asio::as_tuple(asio::use_awaitable);
-constexpr auto kRequestTimeout = 30s;
-const std::string kPath = "/api/v1/scheduler";
 }  // namespace
 
 class SchedulerDriver::Impl {
@@ -50,8 +49,7 @@ class SchedulerDriver::Impl {
   Status run() {
     auto address = splitHostPort(options_.master, "5050");
     if (!address) return std::move(address).error();
-    host_ = address->first;
-    port_ = address->second;
+    endpoint_ = {address->first, address->second, "/api/v1/scheduler"};
     asio::co_spawn(ioc_, subscriptionLoop(), asio::detached);
     asio::co_spawn(ioc_, callLoop(), asio::detached);
     ioc_.run();
@@ -89,8 +87,7 @@ class SchedulerDriver::Impl {
 
  private:
   HttpHeaders headers(bool withStream) const {
-    HttpHeaders result{{"Content-Type", contentType(options_.encoding)},
-                       {"Accept", contentType(options_.encoding)}};
+    HttpHeaders result = detail::callHeaders(options_.encoding);
     if (options_.credential) result.emplace_back("Authorization", basicAuthorization(*options_.credential));
     if (withStream && streamId_) result.emplace_back("Mesos-Stream-Id", *streamId_);
     return result;
@@ -154,7 +151,7 @@ class SchedulerDriver::Impl {
   // One subscription, from connect to the loss of its stream; returns why it ended.
   asio::awaitable<std::string> subscribeOnce() {
     stream_ = std::make_unique<HttpConnection>(ioc_.get_executor(), tls());
-    Status connected = co_await stream_->connect(host_, port_, 10s);
+    Status connected = co_await stream_->connect(endpoint_.host, endpoint_.port, detail::kConnectTimeout);
     if (!connected) co_return connected.error().message;
     scheduler_.connected(driver_);
     Call call;
@@ -164,42 +161,26 @@ class SchedulerDriver::Impl {
       *call.mutable_framework_id() = *frameworkId_;
       *call.mutable_subscribe()->mutable_framework_info()->mutable_id() = *frameworkId_;
     }
-    auto head = co_await stream_->openStream(kPath, headers(false), encode(call, options_.encoding),
-                                             kRequestTimeout);
+    auto head = co_await stream_->openStream(endpoint_.path, headers(false), encode(call, options_.encoding),
+                                             detail::kRequestTimeout);
     if (!head) co_return head.error().message;
     if (head->status != 200) co_return co_await refused(head->status);
     auto stream = head->headers.find("mesos-stream-id");
     if (stream == head->headers.end()) co_return "SUBSCRIBE answer without Mesos-Stream-Id";
     pendingStreamId_ = stream->second;
     armWatchdog(15s * options_.missedHeartbeats);
-    RecordIoDecoder decoder;
-    while (!stopped_) {
-      auto bytes = co_await stream_->readSome();
-      if (!bytes) co_return bytes.error().message;
-      if (bytes->empty()) co_return "the master closed the event stream";
-      if (Status fed = decoder.feed(*bytes); !fed) co_return fed.error().message;
-      std::string record;
-      while (decoder.next(&record)) {
-        Event event;
-        if (Status decoded = decode(record, options_.encoding, &event); !decoded)
-          co_return "undecodable event: " + decoded.error().message;
-        dispatch(event);
-        if (stopped_) co_return "stopped";
-      }
-    }
-    co_return "stopped";
+    Event event;
+    std::function<bool()> onEvent = [&] {
+      dispatch(event);
+      return !stopped_;
+    };
+    co_return co_await detail::readEvents(*stream_, options_.encoding, event, onEvent, "master");
   }
 
   // A non-200 answer to SUBSCRIBE: 4xx other than 408/429 will not get better
   // by retrying, so the driver stops with the master's reason.
   asio::awaitable<std::string> refused(int status) {
-    std::string body;
-    while (true) {
-      auto bytes = co_await stream_->readSome();
-      if (!bytes || bytes->empty() || body.size() > 4096) break;
-      body += *bytes;
-    }
-    std::string why = "SUBSCRIBE refused with HTTP " + std::to_string(status) + ": " + body;
+    std::string why = co_await detail::refusalReason(*stream_, status);
     if (status >= 400 && status < 500 && status != 408 && status != 429) {
       scheduler_.error(driver_, why);
       shutdownNow(Error::make("{}", why));
@@ -291,20 +272,16 @@ class SchedulerDriver::Impl {
   }
 
   asio::awaitable<void> sendCall(const Call& call) {
+    HttpHeaders callHeaders = headers(true);
     std::string body = encode(call, options_.encoding);
-    for (int attempt = 0; attempt < 2 && !stopped_; ++attempt) {
-      if (!callConnection_->isOpen()) {
-        Status connected = co_await callConnection_->connect(host_, port_, 10s);
-        if (!connected) continue;
-      }
-      auto response = co_await callConnection_->request(kPath, headers(true), body, kRequestTimeout);
-      if (!response) continue;  // the connection dropped: one more try on a new one
-      if (response->head.status != 202 && response->head.status != 200)
-        scheduler_.callFailed(driver_, call,
-                              "HTTP " + std::to_string(response->head.status) + ": " + response->body);
-      co_return;
+    std::function<bool()> stopped = [this] { return stopped_; };
+    auto response = co_await detail::postCall(*callConnection_, endpoint_, callHeaders, body, stopped);
+    if (!response) {
+      if (!stopped_) scheduler_.callFailed(driver_, call, "could not reach the master");
+    } else if (response->head.status != 202 && response->head.status != 200) {
+      scheduler_.callFailed(driver_, call,
+                            "HTTP " + std::to_string(response->head.status) + ": " + response->body);
     }
-    if (!stopped_) scheduler_.callFailed(driver_, call, "could not reach the master");
   }
 
   SchedulerDriver& driver_;
@@ -314,7 +291,7 @@ class SchedulerDriver::Impl {
   asio::steady_timer callWakeup_;
   asio::steady_timer watchdog_;
   std::mt19937_64 rng_;
-  std::string host_, port_;
+  detail::Endpoint endpoint_;
   std::unique_ptr<HttpConnection> stream_, callConnection_;
   std::deque<Call> calls_;
   std::optional<std::string> streamId_, pendingStreamId_;
