@@ -3,6 +3,7 @@
 // integration tests see what a LAUNCH_GROUP to such an executor gives.
 
 #include <cstdio>
+#include <utility>
 
 #include "sdk/executor.hpp"
 
@@ -18,18 +19,13 @@ class LaunchOnly : public nucleo::sdk::Executor {
 
 }  // namespace
 
+// A bad environment and a lost agent end the same way: one line on stderr,
+// exit status 1.
 int main() {
-  auto options = nucleo::sdk::ExecutorOptions::fromEnvironment();
-  if (!options) {
-    std::fprintf(stderr, "%s\n", options.error().message.c_str());
-    return 1;
-  }
   LaunchOnly executor;
-  nucleo::sdk::ExecutorDriver driver(executor, *options);
-  nucleo::Status stopped = driver.run();
-  if (!stopped) {
-    std::fprintf(stderr, "executor: %s\n", stopped.error().message.c_str());
-    return 1;
-  }
-  return 0;
+  auto options = nucleo::sdk::ExecutorOptions::fromEnvironment();
+  nucleo::Status ended = options ? nucleo::sdk::ExecutorDriver(executor, *options).run()
+                                 : nucleo::Status(std::move(options).error());
+  if (!ended) std::fprintf(stderr, "sdk executor: %s\n", ended.error().message.c_str());
+  return ended ? 0 : 1;
 }
