@@ -9,15 +9,11 @@
 // namespace of its own (the bridge, veths, nft table, iptables rules) and a
 // private mount namespace, so the host's network and mounts are untouched.
 
-#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <boost/json.hpp>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -28,7 +24,6 @@
 #include "bench/bench_util.hpp"
 
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using namespace nucleo;
 using bench::percentile;
 using bench::timed;
