@@ -38,6 +38,18 @@ double timed(const std::vector<std::string>& args, const std::string& errFile) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms : -1;
 }
 
+bool parseFlags(int argc, char** argv, const FlagSetters& setters) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    auto setter = setters.find(argv[i]);
+    if (setter == setters.end()) {
+      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      return false;
+    }
+    setter->second(argv[i + 1]);
+  }
+  return true;
+}
+
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());

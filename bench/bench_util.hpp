@@ -2,6 +2,8 @@
 // Helpers the benchmark programs share: timing a command, percentiles, the
 // /bin/true bundle they run, and the hybrid-host work-around for crun.
 
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,12 @@ namespace nucleo::bench {
 // Runs argv (argv[0] a path) with stdin/stdout/stderr on /dev/null, stderr to
 // errFile when given; returns its wall time in ms, or -1 unless it exited 0.
 double timed(const std::vector<std::string>& args, const std::string& errFile = "");
+
+// "--flag value" pairs: each value goes to its flag's setter. An unknown
+// flag is reported on stderr and gives false. A setter may throw on a bad
+// value (std::stoi), ending the program as the benches always did.
+using FlagSetters = std::map<std::string, std::function<void(const std::string&)>>;
+bool parseFlags(int argc, char** argv, const FlagSetters& setters);
 
 // The value at rank floor(p * size) of the sorted values (p in [0, 1]); 0
 // when there are none.

@@ -147,16 +147,13 @@ int statsBench(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--nucleo") o.nucleo = value;
-    else if (flag == "--crun") o.crun = value;
-    else if (flag == "--runc") o.runc = value;
-    else if (flag == "--bundle") o.bundle = value;
-    else if (flag == "--runs") o.runs = std::stoi(value);
-    else if (flag == "--stats-reads") o.statsReads = std::stoi(value);
-    else return std::fprintf(stderr, "unknown flag %s\n", flag.c_str()), 2;
-  }
+  auto text = [](std::string& out) { return [&out](const std::string& v) { out = v; }; };
+  auto number = [](int& out) { return [&out](const std::string& v) { out = std::stoi(v); }; };
+  if (!bench::parseFlags(argc, argv, {{"--nucleo", text(o.nucleo)}, {"--crun", text(o.crun)},
+                                      {"--runc", text(o.runc)}, {"--bundle", text(o.bundle)},
+                                      {"--runs", number(o.runs)},
+                                      {"--stats-reads", number(o.statsReads)}}))
+    return 2;
   if (::geteuid() != 0) return std::printf("skipped: needs root\n"), 77;
   if (o.nucleo.empty()) return std::fprintf(stderr, "--nucleo PATH is required\n"), 2;
   std::string bundle = std::filesystem::absolute(o.bundle).lexically_normal().string();
