@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "agent/checkpoint.hpp"
-#include "agent/clock.hpp"
 #include "agent/containers/containers.hpp"
 #include "agent/flags.hpp"
 #include "agent/health/health_checker.hpp"
 #include "agent/status_update.hpp"
+#include "base/clock.hpp"
 #include "mesos/v1/agent/agent.pb.h"
 #include "mesos/v1/executor/executor.pb.h"
 #include "nucleo/agent.pb.h"

@@ -2,15 +2,14 @@
 
 #include <unistd.h>
 
-#include <deque>
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
 #include "agent/files/operator_files.hpp"
+#include "base/http_stream.hpp"
 #include "base/logging.hpp"
 #include "base/strings.hpp"
 #include "proto/json.hpp"
@@ -22,7 +21,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -81,33 +79,21 @@ std::map<std::string, std::string> queryOf(std::string_view target) {
   return out;
 }
 
-// An executor's SUBSCRIBE response: records queue here and the connection's
-// writer sends each as one HTTP chunk. Single-threaded (the agent's thread).
+// An executor's SUBSCRIBE response: a bounded record queue the connection's
+// writer drains (base/http_stream.hpp).
 class HttpExecutorChannel final : public ExecutorChannel {
  public:
   HttpExecutorChannel(asio::any_io_executor executor, bool json)
-      : timer(executor), json_(json) {}
+      : queue(std::make_shared<recordio::RecordQueue>(std::move(executor), 10000)), json_(json) {}
   bool send(const mesos::v1::executor::Event& event) override {
-    if (closed_ || queue_.size() >= 10000) return false;
-    std::string data = json_ ? proto::toJson(event) : event.SerializeAsString();
-    queue_.push_back(std::to_string(data.size()) + "\n" + data);
-    timer.cancel();
-    return true;
+    if (queue->closed()) return false;
+    return queue->push(json_ ? proto::toJson(event) : event.SerializeAsString());
   }
-  void close() override {
-    closed_ = true;
-    timer.cancel();
-  }
-  std::deque<std::string> take(bool* closed) {
-    *closed = closed_;
-    return std::exchange(queue_, {});
-  }
-  asio::steady_timer timer;
+  void close() override { queue->close(); }
+  const std::shared_ptr<recordio::RecordQueue> queue;
 
  private:
   bool json_;
-  bool closed_ = false;
-  std::deque<std::string> queue_;
 };
 
 }  // namespace
@@ -125,8 +111,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   awaitable<void> executorApi(beast::tcp_stream& stream, Request& request, bool* keep);
   Reply operatorApi(const Request& request);
   Reply files(const Request& request, const std::string& path);
-  awaitable<void> writeEvents(beast::tcp_stream& stream, HttpExecutorChannel& channel);
-  awaitable<void> watchPeer(tcp::socket& socket);
 
   asio::io_context& io_;
   AgentOptions options_;
@@ -284,13 +268,9 @@ awaitable<void> HttpServer::Impl::executorApi(beast::tcp_stream& stream, Request
     auto channel = std::make_shared<HttpExecutorChannel>(stream.get_executor(), *json);
     ApiAnswer answer = agent_->executorSubscribe(call, channel);
     if (answer.status == 200) {
-      http::response<http::empty_body> head{http::status::ok, request.version()};
-      head.set(http::field::content_type, *json ? kJson : kProtobuf);
-      head.chunked(true);
-      http::response_serializer<http::empty_body> serializer{head};
-      stream.expires_after(options_.requestTimeout);
-      auto [ec, n] = co_await http::async_write_header(stream, serializer, kTuple);
-      if (!ec) co_await (writeEvents(stream, *channel) || watchPeer(stream.socket()));
+      recordio::Fields fields{{"Content-Type", *json ? kJson : kProtobuf}};
+      co_await recordio::serveRecords(stream, request.version(), fields, *channel->queue,
+                                      options_.requestTimeout);
       channel->close();
       agent_->executorDisconnected(channel.get());
       *keep = false;
@@ -306,39 +286,6 @@ awaitable<void> HttpServer::Impl::executorApi(beast::tcp_stream& stream, Request
   stream.expires_after(options_.requestTimeout);
   auto [ec, n] = co_await http::async_write(stream, reply, kTuple);
   if (ec) *keep = false;
-}
-
-awaitable<void> HttpServer::Impl::writeEvents(beast::tcp_stream& stream,
-                                              HttpExecutorChannel& channel) {
-  for (;;) {
-    bool closed = false;
-    auto batch = channel.take(&closed);
-    if (batch.empty() && closed) {
-      stream.expires_after(std::chrono::seconds(5));
-      co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
-      co_return;
-    }
-    if (batch.empty()) {
-      channel.timer.expires_after(std::chrono::hours(1));
-      co_await channel.timer.async_wait(kTuple);
-      auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
-      if (cancelled != asio::cancellation_type::none) co_return;
-      continue;
-    }
-    for (auto& record : batch) {
-      stream.expires_after(options_.requestTimeout);
-      auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(record)), kTuple);
-      if (ec) co_return;
-    }
-  }
-}
-
-awaitable<void> HttpServer::Impl::watchPeer(tcp::socket& socket) {
-  std::array<char, 512> sink;
-  for (;;) {
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), kTuple);
-    if (ec) co_return;
-  }
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::io_context& io,

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/clock.hpp"
+#include "base/clock.hpp"
 #include "base/result.hpp"
 #include "mesos/v1/mesos.pb.h"
 

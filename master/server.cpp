@@ -1,12 +1,10 @@
 #include "master/server.hpp"
 
 #include <atomic>
-#include <deque>
 #include <mutex>
 #include <thread>
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -14,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
+#include "base/http_stream.hpp"
 #include "base/logging.hpp"
 #include "base/strings.hpp"
 #include "master/master.hpp"
@@ -27,7 +26,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -35,58 +33,23 @@ namespace {
 const std::string kJson = "application/json";
 const std::string kProtobuf = "application/x-protobuf";
 
-// A subscriber's response stream: records queue here (bounded) and the
-// connection's writer coroutine sends each as one HTTP chunk.
-class HttpEventStream final : public EventStream,
-                              public std::enable_shared_from_this<HttpEventStream> {
+// A subscriber's response stream: a bounded record queue (any thread may
+// send) that the connection's writer drains (base/http_stream.hpp).
+class HttpEventStream final : public EventStream {
  public:
   HttpEventStream(asio::any_io_executor executor, bool json, size_t maxQueued)
-      : executor_(executor), timer(executor), json_(json), maxQueued_(maxQueued) {}
+      : queue(std::make_shared<recordio::RecordQueue>(std::move(executor), maxQueued)),
+        json_(json) {}
 
   bool send(const google::protobuf::Message& event) override {
-    std::string data = json_ ? proto::toJson(event) : event.SerializeAsString();
-    std::string record = std::to_string(data.size()) + "\n" + data;
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_ || queue_.size() >= maxQueued_) return false;
-      queue_.push_back(std::move(record));
-    }
-    wake();
-    return true;
+    return queue->push(json_ ? proto::toJson(event) : event.SerializeAsString());
   }
-  void close() override {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    wake();
-  }
-  bool closed() const override {
-    std::lock_guard lock(mutex_);
-    return closed_;
-  }
-  // Takes every queued record; *closed tells whether more can come.
-  std::deque<std::string> take(bool* closed) {
-    std::lock_guard lock(mutex_);
-    *closed = closed_;
-    return std::exchange(queue_, {});
-  }
-
- private:
-  void wake() {
-    asio::post(executor_, [self = shared_from_this()] { self->timer.cancel(); });
-  }
-  asio::any_io_executor executor_;
-
- public:
-  asio::steady_timer timer;  // the writer sleeps on it; wake() cancels it
+  void close() override { queue->close(); }
+  bool closed() const override { return queue->closed(); }
+  const std::shared_ptr<recordio::RecordQueue> queue;
 
  private:
   bool json_;
-  size_t maxQueued_;
-  mutable std::mutex mutex_;
-  std::deque<std::string> queue_;
-  bool closed_ = false;
 };
 
 using Request = http::request<http::string_body>;
@@ -183,9 +146,6 @@ struct Server::Impl {
   std::optional<Reply> checkContentType(const Request& request, std::string* type);
   template <class Stream>
   awaitable<void> serveStream(Stream& stream, const Request& request, Outcome& out);
-  template <class Stream>
-  awaitable<void> writeEvents(Stream& stream, HttpEventStream& events);
-  awaitable<void> watchPeer(tcp::socket& socket);
   std::optional<std::string> authenticate(const Request& request) const;
   Reply text(const Request& request, int status, std::string body,
              const std::string& type = "text/plain; charset=utf-8");
@@ -491,20 +451,10 @@ awaitable<Server::Impl::Outcome> Server::Impl::handleCall(const Request& request
 
 template <class Stream>
 awaitable<void> Server::Impl::serveStream(Stream& stream, const Request& request, Outcome& out) {
-  http::response<http::empty_body> head{http::status::ok, request.version()};
-  head.set(http::field::content_type, out.contentType);
-  if (!out.streamId.empty()) head.set("Mesos-Stream-Id", out.streamId);
-  head.chunked(true);
-  http::response_serializer<http::empty_body> serializer{head};
-  beast::get_lowest_layer(stream).expires_after(options_.requestTimeout);
-  auto [ec, n] = co_await http::async_write_header(stream, serializer, kTuple);
-  HttpEventStream& events = *out.stream;
-  // watchPeer reads the raw socket: under TLS what it drains is only the
-  // peer's close_notify or stray bytes, never a request (streams end the
-  // connection's requests).
-  if (!ec)
-    co_await (writeEvents(stream, events) ||
-              watchPeer(beast::get_lowest_layer(stream).socket()));
+  recordio::Fields fields{{"Content-Type", out.contentType}};
+  if (!out.streamId.empty()) fields.emplace_back("Mesos-Stream-Id", out.streamId);
+  co_await recordio::serveRecords(stream, request.version(), fields, *out.stream->queue,
+                                  options_.requestTimeout);
   out.stream->close();
   asio::post(masterStrand_, [this, events = out.stream] {
     try {
@@ -513,42 +463,6 @@ awaitable<void> Server::Impl::serveStream(Stream& stream, const Request& request
       logging::get("master")->error("stream close failed: {}", e.what());
     }
   });
-}
-
-template <class Stream>
-awaitable<void> Server::Impl::writeEvents(Stream& stream, HttpEventStream& events) {
-  auto& tcpStream = beast::get_lowest_layer(stream);
-  for (;;) {
-    bool closed = false;
-    auto batch = events.take(&closed);
-    if (batch.empty() && closed) {
-      tcpStream.expires_after(std::chrono::seconds(5));
-      co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
-      co_return;
-    }
-    if (batch.empty()) {
-      events.timer.expires_after(std::chrono::hours(1));
-      co_await events.timer.async_wait(kTuple);
-      asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-      auto cancelled = state.cancelled();
-      if (cancelled != asio::cancellation_type::none) co_return;
-      continue;
-    }
-    for (auto& record : batch) {
-      // A reader that stops reading fills the socket; the write then times out.
-      tcpStream.expires_after(options_.requestTimeout);
-      auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(record)), kTuple);
-      if (ec) co_return;
-    }
-  }
-}
-
-awaitable<void> Server::Impl::watchPeer(tcp::socket& socket) {
-  std::array<char, 512> sink;
-  for (;;) {
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), kTuple);
-    if (ec) co_return;  // the subscriber hung up
-  }
 }
 
 std::string Server::Impl::httpMetrics() {

@@ -1,10 +1,11 @@
 #pragma once
-// The agent reads time only through an injected Clock, so that tests drive
-// the status update retry schedule without sleeping.
+// An injected clock: the master (allocator, offers, timeouts) and the agent
+// (status update retries) read time only through it, so tests drive time the
+// way libprocess's Clock::advance did, without sleeping.
 
 #include <chrono>
 
-namespace nucleo::agent {
+namespace nucleo {
 
 class Clock {
  public:
@@ -20,7 +21,8 @@ class SystemClock final : public Clock {
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
 };
 
-// Moves only when told to.
+// A clock that moves only when told to; starts at an arbitrary fixed point.
+// Not thread-safe: tests advance it from the thread that reads it.
 class FakeClock final : public Clock {
  public:
   TimePoint now() const override { return now_; }
@@ -30,4 +32,4 @@ class FakeClock final : public Clock {
   TimePoint now_{std::chrono::hours(1000)};
 };
 
-}  // namespace nucleo::agent
+}  // namespace nucleo
