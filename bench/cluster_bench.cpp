@@ -127,8 +127,8 @@ int main(int argc, char** argv) {
     return 77;
   }
   // The containers' overlay mounts go away with this process's mount namespace.
-  if (::unshare(CLONE_NEWNS) != 0 || ::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    std::fprintf(stderr, "nucleo-bench-cluster: private mount namespace: %s\n", std::strerror(errno));
+  if (std::string failure = nucleo::e2e::enterPrivateMountNamespace(); !failure.empty()) {
+    std::fprintf(stderr, "nucleo-bench-cluster: %s\n", failure.c_str());
     return 1;
   }
   nucleo::e2e::ClusterOptions clusterOptions;

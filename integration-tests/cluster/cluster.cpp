@@ -1,6 +1,8 @@
 #include "integration-tests/cluster/cluster.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/fs.hpp"
 #include "sdk/http_client.hpp"
@@ -50,6 +53,16 @@ int Child::wait(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(20ms);
   }
   return -1;
+}
+
+std::string enterPrivateMountNamespace() {
+  static std::string failure = [] {
+    if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+    if (::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+      return std::string("make / private: ") + std::strerror(errno);
+    return std::string();
+  }();
+  return failure;
 }
 
 uint16_t freePort() {

@@ -41,6 +41,11 @@ class Child {
 
 uint16_t freePort();
 
+// Moves the calling process, once, into its own mount namespace with private
+// propagation, so that the containers' overlay mounts go away with it.
+// "" on success, otherwise what failed.
+std::string enterPrivateMountNamespace();
+
 struct ClusterOptions {
   std::string agentResources = "cpus:4;mem:4096;disk:1000";
   std::string agentNetns;  // run the agent in this named netns (/run/netns/NAME)

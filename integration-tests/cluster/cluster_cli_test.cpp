@@ -79,13 +79,8 @@ class ClusterCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: containers use namespaces and cgroups";
-    static bool unshared = false;
-    if (!unshared) {
-      // Containers' overlay mounts live and die with this test's own mount namespace.
-      ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
-      ASSERT_EQ(::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
-      unshared = true;
-    }
+    std::string unshareFailure = enterPrivateMountNamespace();
+    ASSERT_TRUE(unshareFailure.empty()) << unshareFailure;
     cluster_ = std::make_unique<Cluster>();
     std::string failure = cluster_->start();
     ASSERT_TRUE(failure.empty()) << failure;

@@ -23,6 +23,7 @@
 
 #include "agent/containers/containers.hpp"
 #include "agent/containers/host_rootfs.hpp"
+#include "agent/containers/tests/launch_helpers.hpp"
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "linux/cgroup.hpp"

@@ -32,11 +32,7 @@ TEST_F(ContainersTest, ROOT_UserHostnameEnvAndLimitsReachTheProcess) {
   v->set_value("hello");
   l.environment["MESOS_TASK_ID"] = "t-1";
   l.container->set_hostname("web-1");
-  mesos::v1::Resource mem;
-  mem.set_name("mem");
-  mem.set_type(mesos::v1::Value::SCALAR);
-  mem.mutable_scalar()->set_value(64);
-  l.resources = {mem};
+  l.resources = {test_support::scalar("mem", 64)};
   auto pid = launch(l);
   ASSERT_TRUE(pid) << pid.error().message;
   auto exit = waitExit("user");
@@ -160,11 +156,7 @@ TEST_F(ContainersTest, ROOT_FailedLaunchLeavesNothingBehind) {
 
 TEST_F(ContainersTest, ROOT_MemoryLimitExceededIsOomKilled) {
   auto l = imageLaunch("oom", "dd if=/dev/zero of=/dev/null bs=200M count=1 && echo survived");
-  mesos::v1::Resource mem;
-  mem.set_name("mem");
-  mem.set_type(mesos::v1::Value::SCALAR);
-  mem.mutable_scalar()->set_value(32);
-  l.resources = {mem};
+  l.resources = {test_support::scalar("mem", 32)};
   ASSERT_TRUE(launch(l));
   auto exit = waitExit("oom");
   EXPECT_TRUE(exit.oomKilled);

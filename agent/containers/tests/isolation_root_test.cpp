@@ -16,11 +16,7 @@ TEST_F(ContainersTest, ROOT_PosixIsolationHasNoLimitNoPidNamespaceAndRefusesImag
   l.containerId = "posix";
   l.sandbox = sandbox("posix");
   l.command.set_value("cat /sys/fs/cgroup/memory/memory.limit_in_bytes; readlink /proc/self/ns/pid");
-  mesos::v1::Resource mem;
-  mem.set_name("mem");
-  mem.set_type(mesos::v1::Value::SCALAR);
-  mem.mutable_scalar()->set_value(64);
-  l.resources = {mem};
+  l.resources = {test_support::scalar("mem", 64)};
   auto pid = launch(l);
   ASSERT_TRUE(pid) << pid.error().message;
   auto exit = waitExit("posix");

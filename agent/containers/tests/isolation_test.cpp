@@ -6,6 +6,7 @@
 
 #include "agent/containers/spec_builder.hpp"
 #include "agent/containers/task_network.hpp"
+#include "agent/containers/tests/launch_helpers.hpp"
 #include "oci/spec.hpp"
 
 namespace nucleo::agent {
@@ -57,20 +58,9 @@ TEST(Isolation, ReportedAtRegistration) {
   EXPECT_EQ(reg.isolated_resources(0), "mem");
 }
 
-mesos::v1::Resource scalar(const std::string& name, double value) {
-  mesos::v1::Resource r;
-  r.set_name(name);
-  r.set_type(mesos::v1::Value::SCALAR);
-  r.mutable_scalar()->set_value(value);
-  return r;
-}
-
 ContainerLaunch launchWithLimits() {
-  ContainerLaunch l;
-  l.containerId = "task-1";
-  l.sandbox = "/var/lib/agent/sandboxes/task-1";
-  l.command.set_value("echo hi");
-  l.resources = {scalar("cpus", 0.5), scalar("mem", 64)};
+  ContainerLaunch l = test_support::echoLaunch();
+  l.resources = {test_support::scalar("cpus", 0.5), test_support::scalar("mem", 64)};
   return l;
 }
 

@@ -6,28 +6,16 @@
 
 #include <algorithm>
 
+#include "agent/containers/tests/launch_helpers.hpp"
 #include "oci/spec.hpp"
 
 namespace nucleo::agent {
 namespace {
 
 using Strings = std::vector<std::string>;
+using test_support::scalar;
 
-mesos::v1::Resource scalar(const std::string& name, double value) {
-  mesos::v1::Resource r;
-  r.set_name(name);
-  r.set_type(mesos::v1::Value::SCALAR);
-  r.mutable_scalar()->set_value(value);
-  return r;
-}
-
-ContainerLaunch baseLaunch() {
-  ContainerLaunch l;
-  l.containerId = "task-1";
-  l.sandbox = "/var/lib/agent/sandboxes/task-1";
-  l.command.set_value("echo hi");
-  return l;
-}
+ContainerLaunch baseLaunch() { return test_support::echoLaunch(); }
 
 images::ImageConfig busybox() {
   images::ImageConfig c;
