@@ -1,39 +1,40 @@
 #include "agent/containers/isolation.hpp"
 
+#include <utility>
+
 #include "base/strings.hpp"
 
 namespace nucleo::agent {
+
+namespace {
+
+// Every isolator name that switches one thing on, in the order active()
+// reports them (filesystem/linux|posix is reported separately).
+constexpr std::pair<const char*, bool Isolation::*> kIsolators[] = {
+    {"cgroups/cpu", &Isolation::cgroupsCpu},         {"cgroups/mem", &Isolation::cgroupsMem},
+    {"cgroups/pids", &Isolation::cgroupsPids},       {"cgroups/devices", &Isolation::cgroupsDevices},
+    {"posix/cpu", &Isolation::posixCpu},             {"posix/mem", &Isolation::posixMem},
+    {"namespaces/pid", &Isolation::namespacesPid},   {"namespaces/ipc", &Isolation::namespacesIpc},
+    {"filesystem/linux", &Isolation::filesystemLinux}, {"network/cni", &Isolation::networkCni},
+};
+
+}  // namespace
 
 Result<Isolation> Isolation::parse(std::string_view flag) {
   Isolation out;
   for (const auto& raw : strings::split(flag, ',', true)) {
     std::string name(strings::trim(raw));
-    if (name.empty()) continue;
+    if (name.empty() || name == "filesystem/posix" || name == "docker/runtime") continue;
     if (name == "cgroups/all") {
       out.cgroupsCpu = out.cgroupsMem = out.cgroupsPids = out.cgroupsDevices = true;
-    } else if (name == "cgroups/cpu") {
-      out.cgroupsCpu = true;
-    } else if (name == "cgroups/mem") {
-      out.cgroupsMem = true;
-    } else if (name == "cgroups/pids") {
-      out.cgroupsPids = true;
-    } else if (name == "cgroups/devices") {
-      out.cgroupsDevices = true;
-    } else if (name == "namespaces/pid") {
-      out.namespacesPid = true;
-    } else if (name == "namespaces/ipc") {
-      out.namespacesIpc = true;
-    } else if (name == "filesystem/linux") {
-      out.filesystemLinux = true;
-    } else if (name == "network/cni") {
-      out.networkCni = true;
-    } else if (name == "posix/cpu") {
-      out.posixCpu = true;
-    } else if (name == "posix/mem") {
-      out.posixMem = true;
-    } else if (name != "filesystem/posix" && name != "docker/runtime") {
-      return Error::make("--isolation: unknown isolator '{}'", name);
+      continue;
     }
+    bool known = false;
+    for (const auto& [isolator, member] : kIsolators) {
+      if (name != isolator) continue;
+      out.*member = known = true;
+    }
+    if (!known) return Error::make("--isolation: unknown isolator '{}'", name);
   }
   return out;
 }
@@ -47,19 +48,12 @@ Isolation Isolation::all() {
 
 std::vector<std::string> Isolation::active() const {
   std::vector<std::string> out;
-  auto add = [&](bool on, const char* name) {
-    if (on) out.emplace_back(name);
-  };
-  add(cgroupsCpu, "cgroups/cpu");
-  add(cgroupsMem, "cgroups/mem");
-  add(cgroupsPids, "cgroups/pids");
-  add(cgroupsDevices, "cgroups/devices");
-  add(posixCpu, "posix/cpu");
-  add(posixMem, "posix/mem");
-  add(namespacesPid, "namespaces/pid");
-  add(namespacesIpc, "namespaces/ipc");
-  out.emplace_back(filesystemLinux ? "filesystem/linux" : "filesystem/posix");
-  add(networkCni, "network/cni");
+  for (const auto& [isolator, member] : kIsolators) {
+    if (member == &Isolation::filesystemLinux)
+      out.emplace_back(filesystemLinux ? "filesystem/linux" : "filesystem/posix");
+    else if (this->*member)
+      out.emplace_back(isolator);
+  }
   return out;
 }
 
